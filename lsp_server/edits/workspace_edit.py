@@ -1,0 +1,183 @@
+"""The overlay's difference as one LSP `WorkspaceEdit` the editor can review, apply and undo.
+
+Shape, by client capability (`workspace.workspaceEdit`):
+
+* **documentChanges** — `TextDocumentEdit`s with `OptionalVersionedTextDocumentIdentifier`: the
+  version is the one the open buffer had when the agent started (the text the edits were computed
+  against), so an editor whose buffer moved on rejects the edit instead of corrupting it; files
+  that were not open carry `None` (no version check). New files are a `CreateFile`
+  (never overwriting) followed by a `TextDocumentEdit` inserting their content.
+  A client that lists `resourceOperations` but not `documentChanges` (Neovim 0.7–0.11 do exactly
+  that) is treated as supporting `documentChanges`: resource operations exist only inside
+  `documentChanges`, and Neovim's `apply_workspace_edit` has handled them since 0.5.
+* **changeAnnotations** (`changeAnnotationSupport`) — every edit is an `AnnotatedTextEdit` (and
+  the `CreateFile` is annotated) pointing at one annotation with `needs_confirmation=True`, which
+  makes VS Code show its refactor preview instead of applying silently.
+* **neither** — `changes` (uri → `TextEdit`s). It has no versions, so the server must check
+  `Overlay.stale()` right before sending it.
+
+New files when the client cannot create them (no `"create"` in `resourceOperations`, or the
+`changes` fallback, which cannot express creation): they are **left out** and reported in
+`BuiltEdit.skipped` with a message for the user. Sending a `TextEdit` for a URI that does not exist
+is undefined behaviour in LSP (VS Code fails the whole edit; other clients silently create an
+unsaved buffer somewhere), so we don't rely on it. The agent is also told up front
+(`Overlay(allow_create=False)` → the `create` command answers with an error), so in practice
+the model puts new code into existing files and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsprotocol import types as lsp
+
+from .overlay import FileChange
+from .textdiff import UTF16, _norm_encoding, text_edits
+
+ANNOTATION_ID = "devstral-edit"
+
+
+@dataclass(frozen=True)
+class EditCapabilities:
+    """What the client can receive in a `WorkspaceEdit`, reduced to the three choices we make."""
+
+    document_changes: bool = True
+    create_files: bool = True
+    change_annotations: bool = True
+    position_encoding: str = UTF16
+
+    @classmethod
+    def from_client(
+        cls,
+        caps: lsp.ClientCapabilities | None,
+        position_encoding: str | lsp.PositionEncodingKind | None = None,
+    ) -> EditCapabilities:
+        """Derive from `initialize` params; `position_encoding` is the one the server chose."""
+        we = caps.workspace.workspace_edit if caps and caps.workspace else None
+        resource_ops = set(we.resource_operations or []) if we else set()
+        doc_changes = bool(we and (we.document_changes or resource_ops))
+        return cls(
+            document_changes=doc_changes,
+            create_files=doc_changes and lsp.ResourceOperationKind.Create in resource_ops,
+            change_annotations=bool(
+                doc_changes and we is not None and we.change_annotation_support is not None
+            ),
+            position_encoding=_norm_encoding(position_encoding),
+        )
+
+
+@dataclass
+class BuiltEdit:
+    """The edit to send (None when there is nothing to apply) and what the user should know."""
+
+    edit: lsp.WorkspaceEdit | None
+    files: list[str] = field(default_factory=list)
+    """URIs of the files the edit touches, in order."""
+    skipped: list[Path] = field(default_factory=list)
+    """New files that could not be included (the client cannot create files)."""
+    message: str | None = None
+    """Explanation for the user when something was skipped."""
+
+
+def _default_uri(path: Path) -> str:
+    return path.as_uri()
+
+
+def build_workspace_edit(
+    changes: Mapping[Path, FileChange] | Iterable[FileChange],
+    caps: EditCapabilities,
+    *,
+    label: str = "Devstral edit",
+    description: str | None = None,
+    uri_for: Callable[[Path], str] | None = None,
+) -> BuiltEdit:
+    """Turn `Overlay.changed_files()` into one `WorkspaceEdit` for this client.
+
+    `uri_for` maps a real path to the URI the editor knows it by (pass the document store's
+    lookup so open buffers get exactly their URI); defaults to `Path.as_uri()`.
+    """
+    items = list(changes.values()) if isinstance(changes, Mapping) else list(changes)
+    items.sort(key=lambda c: c.path)
+    to_uri = uri_for or _default_uri
+    enc = caps.position_encoding
+    annotate = caps.document_changes and caps.change_annotations
+    ann_id = ANNOTATION_ID if annotate else None
+
+    def edits_for(old: str, new: str) -> list[lsp.TextEdit | lsp.AnnotatedTextEdit]:
+        plain = text_edits(old, new, enc)
+        if ann_id is None:
+            return list(plain)
+        return [
+            lsp.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=ann_id)
+            for e in plain
+        ]
+
+    files: list[str] = []
+    skipped: list[Path] = []
+    doc_changes: list[lsp.TextDocumentEdit | lsp.CreateFile] = []
+    plain_changes: dict[str, list[lsp.TextEdit]] = {}
+    for ch in items:
+        if ch.old == ch.new:
+            continue
+        uri = to_uri(ch.path)
+        if ch.old is None:
+            if not caps.create_files or not caps.document_changes:
+                skipped.append(ch.path)
+                continue
+            doc_changes.append(
+                lsp.CreateFile(
+                    uri=uri,
+                    options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=False),
+                    annotation_id=ann_id,
+                )
+            )
+            doc_changes.append(
+                lsp.TextDocumentEdit(
+                    text_document=lsp.OptionalVersionedTextDocumentIdentifier(
+                        uri=uri, version=None
+                    ),
+                    edits=edits_for("", ch.new),
+                )
+            )
+            files.append(uri)
+            continue
+        if caps.document_changes:
+            doc_changes.append(
+                lsp.TextDocumentEdit(
+                    text_document=lsp.OptionalVersionedTextDocumentIdentifier(
+                        uri=uri, version=ch.version
+                    ),
+                    edits=edits_for(ch.old, ch.new),
+                )
+            )
+        else:
+            plain_changes[uri] = text_edits(ch.old, ch.new, enc)
+        files.append(uri)
+
+    message = None
+    if skipped:
+        names = ", ".join(p.name for p in skipped)
+        message = (
+            f"This editor cannot create files through the language server, so the proposed new "
+            f"file(s) were left out: {names}."
+        )
+    if not files:
+        return BuiltEdit(edit=None, files=[], skipped=skipped, message=message)
+    if caps.document_changes:
+        edit = lsp.WorkspaceEdit(document_changes=doc_changes)
+        if ann_id is not None:
+            edit.change_annotations = {
+                ann_id: lsp.ChangeAnnotation(
+                    label=label, needs_confirmation=True, description=description
+                )
+            }
+    else:
+        edit = lsp.WorkspaceEdit(changes=plain_changes)
+    return BuiltEdit(edit=edit, files=files, skipped=skipped, message=message)
+
+
+def client_can_create_files(caps: EditCapabilities) -> bool:
+    """Pass as `Overlay(allow_create=...)` so the model is told before it tries."""
+    return caps.document_changes and caps.create_files
