@@ -1,0 +1,560 @@
+"""What may leave the machine: ignore files, secret files and secret redaction.
+
+Three layers, from coarse to fine:
+
+* `is_blocked` / `PrivacyGuard.blocked_reason`: a document matched by the built-in secret-file
+  list or by a `.devstralignore` (root or any sub-folder, gitignore syntax) gets no model request
+  at all - its text must never be sent, not even redacted.
+* `PrivacyGuard.excluded_reason`: additionally `.gitignore`d files (build output, vendored or
+  generated files, local config) are never used as *cross-file* context, although the user may
+  still complete inside such a file.
+* `Redactor`: everything else that is sent (current file windows, snippets, recent edits) goes
+  through regexes for well-known key formats plus an entropy test on values assigned to
+  secret-looking names, replaced by `<redacted:kind>` so completion keeps working.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+import re
+import string
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pathspec
+
+log = logging.getLogger(__name__)
+
+IGNORE_FILE = ".devstralignore"
+GITIGNORE_FILE = ".gitignore"
+
+SECRET_FILE_PATTERNS: tuple[str, ...] = (
+    ".env",
+    ".env.*",
+    "*.env",
+    ".envrc",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "*.ppk",
+    "*.kdbx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    ".npmrc",
+    ".yarnrc.yml",
+    ".pypirc",
+    ".netrc",
+    "_netrc",
+    ".pgpass",
+    ".my.cnf",
+    ".git-credentials",
+    ".htpasswd",
+    ".vault-token",
+    "**/.aws/credentials",
+    "**/.aws/config",
+    "**/.kube/config",
+    "kubeconfig",
+    "*.kubeconfig",
+    "**/.docker/config.json",
+    "application_default_credentials.json",
+    "**/.config/gcloud/**",
+    "credentials.db",
+    "access_tokens.db",
+    "client_secret*.json",
+    "service-account*.json",
+    "service_account*.json",
+    "*-credentials.json",
+    "credentials.json",
+    "secrets.yml",
+    "secrets.yaml",
+    "secrets.json",
+    "*.tfvars",
+    "*.tfstate",
+    "*.tfstate.backup",
+    ".terraformrc",
+    "terraform.rc",
+    "*.gpg",
+)
+"""Files whose whole purpose is to hold credentials: never sent, never used as context."""
+
+
+def _build_spec(lines: Iterable[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec
+
+    return pathspec.GitIgnoreSpec.from_lines(list(lines))
+
+
+_secret_lock = threading.Lock()
+_secret_spec: pathspec.GitIgnoreSpec | None = None
+
+
+def secret_file_reason(path: Path | str) -> str | None:
+    """`"secret file (<pattern>)"` when `path` looks like a credentials file, else None.
+
+    Matches on the path's last components so it works for files outside every workspace
+    root too (e.g. `~/.aws/credentials` opened directly).
+    """
+    global _secret_spec
+    if _secret_spec is None:
+        with _secret_lock:
+            if _secret_spec is None:
+                _secret_spec = _build_spec(SECRET_FILE_PATTERNS)
+    parts = PurePosixPath(Path(path).as_posix()).parts
+    tail = "/".join(parts[-4:]) if parts else ""
+    result = _secret_spec.check_file(tail)
+    if result.include and result.index is not None:
+        return f"secret file ({SECRET_FILE_PATTERNS[result.index]})"
+    return None
+
+
+class _IgnoreTree:
+    """Per-directory ignore files under one root, loaded lazily and cached.
+
+    Git semantics: patterns in `dir/.gitignore` are relative to `dir`, deeper files win over
+    shallower ones, and nothing inside an ignored directory can be re-included.
+    """
+
+    def __init__(self, root: Path, filename: str) -> None:
+        self.root = root
+        self.filename = filename
+        self._specs: dict[Path, pathspec.GitIgnoreSpec | None] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._specs.clear()
+
+    def _spec(self, directory: Path) -> pathspec.GitIgnoreSpec | None:
+        with self._lock:
+            if directory in self._specs:
+                return self._specs[directory]
+        spec = None
+        try:
+            text = (directory / self.filename).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = None
+        if text is not None:
+            try:
+                spec = _build_spec(text.splitlines())
+            except Exception:  # malformed pattern: ignore the file rather than fail requests
+                log.warning("cannot parse %s", directory / self.filename, exc_info=True)
+        with self._lock:
+            self._specs[directory] = spec
+        return spec
+
+    def _check(self, rel_parts: Sequence[str], is_dir: bool) -> bool | None:
+        """Decision for one path (no ancestors): deepest ignore file with a match wins."""
+        decision: bool | None = None
+        directory = self.root
+        for depth in range(len(rel_parts)):
+            spec = self._spec(directory)
+            if spec is not None:
+                rel = "/".join(rel_parts[depth:]) + ("/" if is_dir else "")
+                result = spec.check_file(rel)
+                if result.include is not None:
+                    decision = result.include
+            directory = directory / rel_parts[depth]
+        return decision
+
+    def matches(self, rel_parts: Sequence[str]) -> bool:
+        for end in range(1, len(rel_parts)):
+            if self._check(rel_parts[:end], is_dir=True):
+                return True
+        return bool(self._check(rel_parts, is_dir=False))
+
+
+def _under(path: Path, root: Path) -> tuple[str, ...] | None:
+    try:
+        return path.relative_to(root).parts
+    except ValueError:
+        return None
+
+
+class PrivacyGuard:
+    """Answers "may this file be sent?" for a set of workspace roots."""
+
+    def __init__(self, roots: Sequence[Path] = ()) -> None:
+        self._roots: list[Path] = []
+        self._devstral: dict[Path, _IgnoreTree] = {}
+        self._git: dict[Path, _IgnoreTree] = {}
+        self.set_roots(roots)
+
+    def set_roots(self, roots: Sequence[Path]) -> None:
+        resolved = sorted({Path(os.path.abspath(r)) for r in roots}, key=lambda p: -len(p.parts))
+        self._roots = resolved
+        self._devstral = {r: _IgnoreTree(r, IGNORE_FILE) for r in resolved}
+        self._git = {r: _IgnoreTree(r, GITIGNORE_FILE) for r in resolved}
+
+    @property
+    def roots(self) -> list[Path]:
+        return list(self._roots)
+
+    def root_of(self, path: Path) -> Path | None:
+        """The innermost workspace root containing `path`."""
+        for root in self._roots:
+            if _under(path, root) is not None:
+                return root
+        return None
+
+    def invalidate(self, changed: Path | None = None) -> None:
+        """Drop cached ignore files (call when a `.gitignore`/`.devstralignore` changes)."""
+        if changed is not None and changed.name not in (IGNORE_FILE, GITIGNORE_FILE):
+            return
+        for tree in (*self._devstral.values(), *self._git.values()):
+            tree.invalidate()
+
+    def blocked_reason(self, path: Path) -> str | None:
+        """Why no model request may be made for `path` (None: allowed)."""
+        path = Path(os.path.abspath(path))
+        reason = secret_file_reason(path)
+        if reason:
+            return reason
+        root = self.root_of(path)
+        if root is not None:
+            parts = _under(path, root)
+            if parts and self._devstral[root].matches(parts):
+                return f"ignored by {IGNORE_FILE}"
+        return None
+
+    def gitignored(self, path: Path) -> bool:
+        path = Path(os.path.abspath(path))
+        root = self.root_of(path)
+        if root is None:
+            return False
+        parts = _under(path, root)
+        return bool(parts) and self._git[root].matches(parts or ())
+
+    def excluded_reason(self, path: Path) -> str | None:
+        """Why `path` may not be used as cross-file context (None: allowed)."""
+        reason = self.blocked_reason(path)
+        if reason:
+            return reason
+        if self.gitignored(path):
+            return f"ignored by {GITIGNORE_FILE}"
+        return None
+
+
+def is_blocked(path: Path, roots: Sequence[Path] = ()) -> str | None:
+    """One-off form of `PrivacyGuard(roots).blocked_reason(path)`."""
+    return PrivacyGuard(roots).blocked_reason(path)
+
+
+# --------------------------------------------------------------------------- redaction
+
+
+@dataclass(frozen=True)
+class Redaction:
+    kind: str
+    line: int
+    """0-based line of the redacted text's start."""
+
+
+def shannon_entropy(value: str) -> float:
+    """Bits per character; random base64 keys score ~5-6, English-ish identifiers ~3-3.5."""
+    if not value:
+        return 0.0
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+# Well-known token formats: (kind, pattern, group to replace (0 = whole match), triggers).
+# Patterns start with a literal so `re` can skip ahead quickly, and they run only when one of
+# their trigger substrings occurs in the text; "not glued to a preceding word" is checked in
+# Python (`_glued`) because a leading look-behind would disable that fast path.
+_E = r"(?![A-Za-z0-9_\-])"
+_KNOWN: list[tuple[str, str, int, tuple[str, ...]]] = [
+    (
+        "private-key",
+        r"-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:.*?-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\n\"',:-]*)",
+        0,
+        ("PRIVATE KEY",),
+    ),
+    # A window that starts inside a key block (prefix cut at a line boundary).
+    (
+        "private-key",
+        r"\A(?:[ \t]*[A-Za-z0-9+/=\\\"',]*\r?\n)*?[ \t\"']*-----END[ A-Z0-9]{0,30}PRIVATE KEY"
+        r"(?: BLOCK)?-----",
+        0,
+        ("PRIVATE KEY",),
+    ),
+    ("anthropic-api-key", r"sk-ant-[A-Za-z0-9_\-]{20,}" + _E, 0, ("sk-ant-",)),
+    (
+        "openai-api-key",
+        r"sk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}" + _E,
+        0,
+        ("sk-",),
+    ),
+    (
+        "aws-access-key-id",
+        r"(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Z0-9])",
+        0,
+        ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"),
+    ),
+    (
+        "aws-secret-access-key",
+        r"(?i)aws_?secret_?(?:access_?)?key[\"']?\s*(?:=|:|=>)\s*[\"']?"
+        r"([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])",
+        1,
+        ("aws", "AWS", "Aws"),
+    ),
+    ("github-token", r"gh[pousr]_[A-Za-z0-9]{30,}" + _E, 0, ("gh",)),
+    ("github-token", r"github_pat_[A-Za-z0-9_]{22,}" + _E, 0, ("github_pat_",)),
+    ("gitlab-token", r"gl(?:pat|dt|ptt|rt)-[A-Za-z0-9_\-]{20,}" + _E, 0, ("gl",)),
+    ("slack-token", r"xox[abposr]-[A-Za-z0-9\-]{10,}" + _E, 0, ("xox",)),
+    (
+        "slack-webhook",
+        r"https://hooks\.slack\.com/services/T[A-Za-z0-9]+/B[A-Za-z0-9]+/[A-Za-z0-9]+",
+        0,
+        ("hooks.slack.com",),
+    ),
+    ("google-api-key", r"AIza[0-9A-Za-z_\-]{35}" + _E, 0, ("AIza",)),
+    ("stripe-key", r"(?:sk|rk|pk)_(?:live|test)_[0-9A-Za-z]{16,}" + _E, 0, ("_live_", "_test_")),
+    ("npm-token", r"npm_[A-Za-z0-9]{36}" + _E, 0, ("npm_",)),
+    ("pypi-token", r"pypi-AgE[A-Za-z0-9_\-]{50,}" + _E, 0, ("pypi-AgE",)),
+    ("huggingface-token", r"hf_[A-Za-z0-9]{30,}" + _E, 0, ("hf_",)),
+    ("sendgrid-key", r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _E, 0, ("SG.",)),
+    ("digitalocean-token", r"do[por]_v1_[a-f0-9]{64}" + _E, 0, ("_v1_",)),
+    ("shopify-token", r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _E, 0, ("shp",)),
+    ("azure-storage-key", r"AccountKey=([A-Za-z0-9+/=]{60,})", 1, ("AccountKey=",)),
+    (
+        "jwt",
+        r"eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{10,}" + _E,
+        0,
+        ("eyJ",),
+    ),
+    (
+        "password-in-url",
+        r"://[^\s:/@'\"`<>]{1,64}:([^\s@/'\"`<>]{1,128})@[A-Za-z0-9.\-\[]",
+        1,
+        ("://",),
+    ),
+]
+_UNGLUED_KINDS = frozenset(
+    {
+        "anthropic-api-key",
+        "openai-api-key",
+        "aws-access-key-id",
+        "github-token",
+        "gitlab-token",
+        "slack-token",
+        "google-api-key",
+        "stripe-key",
+        "npm-token",
+        "pypi-token",
+        "huggingface-token",
+        "sendgrid-key",
+        "digitalocean-token",
+        "shopify-token",
+        "jwt",
+    }
+)
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
+
+# Generic: NAME <op> VALUE where NAME looks secret and VALUE looks random. The regex starts at
+# the keyword (fast to find); the full name is recovered by scanning backwards.
+_ASSIGN_RE = re.compile(
+    r"(?i)(?:secret|token|passw|pwd|key|credential|bearer)[\w.\-]*"
+    r"(?P<sep>(?:[\"'\]]?[ \t]*(?::=|=>|=|:)|[\"'][ \t]*,)[ \t]*)"
+    r"(?:[A-Za-z]{0,2}(?P<q>[\"'`])(?P<qv>[^\n\"'`]{1,256}?)(?P=q)"
+    r"|(?P<uv>[^\s\"'`,;()\[\]{}<>]{1,256}))"
+)
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-$@")
+_SECRET_WORD_RE = re.compile(r"(?i)secret|token|passw|pwd|credential|bearer")
+_KEY_NAME_RE = re.compile(r"(?:^|[_\-.]|(?<=[a-z0-9]))(?:[Kk]ey|KEY)$|^key$|(?i:apikey|accesskey)$")
+_BEARER_RE = re.compile(r"(?i)(?:bearer|token)[ \t]+([A-Za-z0-9._~+/\-]{20,}=*)")
+_PASSWORD_NAME_RE = re.compile(r"(?i)(?:passw(?:or)?d|passwd|pwd|secret)")
+_CODEISH_RE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$|^[A-Za-z_]+$")
+_PAIR_NAMES = frozenset(
+    {"password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "client_secret"}
+)
+_WORDY_RE = re.compile(r"^[a-z]+(?:[_\-.:/ ][a-z0-9]+)*$|^[A-Z]+(?:[_\-.:/ ][A-Z0-9]+)*$")
+_PLACEHOLDER_RE = re.compile(
+    r"(?i)^(?:x+|\*+|\.+|<[^>]*>?|\$.*|%.*|\{.*|changeme|change_me|pass|password|passwd|secret|"
+    r"token|none|null|nil|true|false|example|placeholder|your[_\-].*|todo|dummy|test|redacted)$"
+)
+_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def _secret_name(name: str) -> bool:
+    """`*_SECRET*`, `*_TOKEN*`, `*password*`, `*_KEY`, `apiKey`, ... but not `keyboard`."""
+    core = name.strip("\"'$@").rsplit(".", 1)[-1]
+    if _SECRET_WORD_RE.search(core):
+        lower = core.lower()
+        return not lower.endswith(("tokenizer", "tokens", "_url", "_uri", "_type", "_name"))
+    return bool(_KEY_NAME_RE.search(core))
+
+
+def _looks_secret(name: str, value: str, quoted: bool) -> bool:
+    """Entropy test for a value assigned to a secret-looking name.
+
+    Tuned so that ordinary code (`key = "name"`, `TOKEN_URL = "https://..."`,
+    `cache_key = f"user:{id}"`, `password = get_password()`) stays as it is.
+    """
+    if "<redacted:" in value or _PLACEHOLDER_RE.match(value):
+        return False
+    if value.startswith(("/", "./", "~", "http://", "https://")) or "://" in value:
+        return False
+    if "\\" in value or (not quoted and _CODEISH_RE.match(value)):
+        return False  # an expression such as os.environ.get or settings.API_KEY
+    is_password = bool(_PASSWORD_NAME_RE.search(name))
+    if is_password and len(value) >= 6 and not _WORDY_RE.match(value):
+        if quoted or any(c.isdigit() for c in value) or shannon_entropy(value) >= 3.0:
+            return True
+    if len(value) < 16 or _WORDY_RE.match(value):
+        return False
+    if _UUID_RE.match(value):
+        return True
+    entropy = shannon_entropy(value)
+    if _HEX_RE.match(value):
+        return entropy >= 3.0 and len(value) >= 20
+    classes = sum(
+        (
+            any(c.islower() for c in value),
+            any(c.isupper() for c in value),
+            any(c.isdigit() for c in value),
+        )
+    )
+    return entropy >= 3.5 and classes >= 2
+
+
+_KEYWORDS = ("secret", "token", "passw", "pwd", "key", "credential", "bearer")
+
+
+def _assignments(text: str) -> Iterable[re.Match[str]]:
+    """`_ASSIGN_RE` matches, found by `str.find` of the keywords (C speed) plus an anchored
+    match at each hit, which is ~5x faster than `finditer` with a case-insensitive alternation."""
+    low = text.lower()
+    hits: list[int] = []
+    for keyword in _KEYWORDS:
+        i = low.find(keyword)
+        while i != -1:
+            hits.append(i)
+            i = low.find(keyword, i + 1)
+    hits.sort()
+    last_end = -1
+    for pos in hits:
+        if pos < last_end:
+            continue
+        m = _ASSIGN_RE.match(text, pos)
+        if m is not None:
+            last_end = m.end()
+            yield m
+
+
+def _glued(text: str, start: int) -> bool:
+    return start > 0 and text[start - 1] in _WORD_CHARS
+
+
+class Redactor:
+    """Replaces secrets with `<redacted:kind>`; regexes are compiled once, scans are linear."""
+
+    def __init__(self, extra: Sequence[tuple[str, str]] = ()) -> None:
+        self._known = [
+            (kind, re.compile(pattern, re.DOTALL if kind == "private-key" else 0), group, trig)
+            for kind, pattern, group, trig in _KNOWN
+        ]
+        for kind, pattern in extra:
+            self._known.append((kind, re.compile(pattern), 0, ()))
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """Spans (start, end, kind) to replace, sorted and non-overlapping."""
+        spans: list[tuple[int, int, str]] = []
+        for kind, regex, group, triggers in self._known:
+            if triggers and not any(t in text for t in triggers):
+                continue
+            unglued = kind in _UNGLUED_KINDS
+            for m in regex.finditer(text):
+                if unglued and _glued(text, m.start()):
+                    continue
+                if kind == "password-in-url" and _PLACEHOLDER_RE.match(m.group(1)):
+                    continue
+                if m.end(group) > m.start(group):
+                    spans.append((m.start(group), m.end(group), kind))
+        for m in _assignments(text):
+            start = m.start()
+            while start > 0 and text[start - 1] in _NAME_CHARS:
+                start -= 1
+            name = text[start : m.start("sep")]
+            if not _secret_name(name):
+                continue
+            if (
+                m.group("sep").rstrip().endswith(",")
+                and name.strip("\"'").lower() not in _PAIR_NAMES
+            ):
+                continue  # a list of strings, not a ("password", "...") pair
+            quoted = m.group("q") is not None
+            group = "qv" if quoted else "uv"
+            value = m.group(group)
+            if quoted and (" " in value or "{" in value):
+                continue  # prose or a template, not a credential
+            after = text[m.end(group) : m.end(group) + 1]
+            if not quoted and after in ("(", "[", "{"):
+                continue
+            if _looks_secret(name, value, quoted):
+                spans.append((m.start(group), m.end(group), "secret-value"))
+        if "earer" in text or "oken" in text:
+            for m in _BEARER_RE.finditer(text):
+                token = m.group(1)
+                if shannon_entropy(token) >= 3.5 and "<redacted" not in token:
+                    spans.append((m.start(1), m.end(1), "bearer-token"))
+        if not spans:
+            return spans
+        spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+        merged: list[tuple[int, int, str]] = []
+        for start, end, kind in spans:
+            if merged and start < merged[-1][1]:
+                last = merged[-1]
+                if end > last[1]:
+                    merged[-1] = (last[0], end, last[2])
+                continue
+            merged.append((start, end, kind))
+        return merged
+
+    def redact(self, text: str, *, first_line: int = 0) -> tuple[str, list[Redaction]]:
+        """`text` with secrets replaced, and where they were (line numbers from `first_line`)."""
+        spans = self.find(text)
+        if not spans:
+            return text, []
+        newlines = [i for i, ch in enumerate(text) if ch == "\n"] if len(spans) else []
+        out: list[str] = []
+        found: list[Redaction] = []
+        pos = 0
+        for start, end, kind in spans:
+            out.append(text[pos:start])
+            # keep line structure so line numbers of the rest stay true
+            breaks = text.count("\n", start, end)
+            out.append(f"<redacted:{kind}>" + "\n" * breaks)
+            found.append(Redaction(kind, first_line + bisect.bisect_left(newlines, start)))
+            pos = end
+        out.append(text[pos:])
+        return "".join(out), found
+
+
+_default_redactor: Redactor | None = None
+
+
+def redact(text: str, *, first_line: int = 0) -> tuple[str, list[Redaction]]:
+    """Module-level convenience using a shared `Redactor`."""
+    global _default_redactor
+    if _default_redactor is None:
+        _default_redactor = Redactor()
+    return _default_redactor.redact(text, first_line=first_line)
