@@ -502,15 +502,15 @@ class Redactor:
             ):
                 continue  # a list of strings, not a ("password", "...") pair
             quoted = m.group("q") is not None
-            group = "qv" if quoted else "uv"
-            value = m.group(group)
+            vgroup = "qv" if quoted else "uv"
+            value = m.group(vgroup)
             if quoted and (" " in value or "{" in value):
                 continue  # prose or a template, not a credential
-            after = text[m.end(group) : m.end(group) + 1]
+            after = text[m.end(vgroup) : m.end(vgroup) + 1]
             if not quoted and after in ("(", "[", "{"):
                 continue
             if _looks_secret(name, value, quoted):
-                spans.append((m.start(group), m.end(group), "secret-value"))
+                spans.append((m.start(vgroup), m.end(vgroup), "secret-value"))
         if "earer" in text or "oken" in text:
             for m in _BEARER_RE.finditer(text):
                 token = m.group(1)
