@@ -155,6 +155,16 @@ class WorkspacePaths:
         self._check_symlinks(real, raw)
         return real
 
+    def is_virtual_root(self, model_path: str) -> bool:
+        """True for `/workspace` itself when it only groups several folders (no real directory).
+
+        Directory views and searches then cover every root; edits there are impossible.
+        """
+        if not self.multi_root:
+            return False
+        raw = (model_path or "").strip().replace("\\", "/")
+        return posixpath.normpath(raw if raw.startswith("/") else f"{WORKSPACE}/{raw}") == WORKSPACE
+
     def _roots_hint(self) -> str:
         if not self.multi_root:
             return WORKSPACE

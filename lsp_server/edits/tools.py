@@ -387,9 +387,16 @@ class ToolBox:
         raw_path = args.get("path")
         if not isinstance(raw_path, str) or not raw_path.strip():
             return _error(f"Parameter `path` is required for command: {command}.")
-        real = self.overlay.resolve(raw_path)
-        shown = self.overlay.display(real)
         ov = self.overlay
+        if ov.paths.is_virtual_root(raw_path):
+            if command != "view":
+                return _error(
+                    f"The path {WORKSPACE} is a directory and only the `view` command can be used "
+                    "on directories."
+                )
+            return self._view_virtual_root(args.get("view_range"))
+        real = ov.resolve(raw_path)
+        shown = ov.display(real)
         if command == "view":
             return self._view(real, shown, args.get("view_range"))
         if command == "create":
@@ -413,6 +420,24 @@ class ToolBox:
         if command == "insert":
             return self._insert(real, shown, args)
         return self._undo(real, shown)
+
+    def _view_virtual_root(self, view_range: Any) -> ToolOutcome:
+        """`/workspace` with several folders: each folder and its direct entries."""
+        if view_range:
+            return _error(
+                f"Invalid `view_range` parameter: {view_range}. The `view_range` parameter is "
+                "not allowed when `path` points to a directory."
+            )
+        lines = [f"{WORKSPACE}/"]
+        for root in self.overlay.paths.roots:
+            lines.append(f"{root.model_path}/")
+            entries, _ = self.overlay.list_dir(root.path, depth=1)
+            for p, is_dir in entries[:MAX_DIR_ENTRIES]:
+                lines.append(self.overlay.display(p) + ("/" if is_dir else ""))
+        return ToolOutcome(
+            content=f"Here's the files and directories up to 2 levels deep in {WORKSPACE}, "
+            "excluding hidden items:\n" + "\n".join(lines)
+        )
 
     def _view(self, real: Path, shown: str, view_range: Any) -> ToolOutcome:
         ov = self.overlay
@@ -582,18 +607,24 @@ class ToolBox:
             )
         except re.error as exc:
             return _error(f"Invalid regular expression `{pattern}`: {exc}.")
-        raw_path = args.get("path") or WORKSPACE
-        real = self.overlay.resolve(str(raw_path))
-        shown = self.overlay.display(real)
-        if not self.overlay.is_file(real) and not self.overlay.is_dir(real):
-            return _error(f"The path {shown} does not exist. Please provide a valid path.")
+        raw_path = str(args.get("path") or WORKSPACE)
+        targets: list[Path]
+        if self.overlay.paths.is_virtual_root(raw_path):
+            targets = [r.path for r in self.overlay.paths.roots]
+            shown = WORKSPACE
+        else:
+            real = self.overlay.resolve(raw_path)
+            shown = self.overlay.display(real)
+            if not self.overlay.is_file(real) and not self.overlay.is_dir(real):
+                return _error(f"The path {shown} does not exist. Please provide a valid path.")
+            targets = [real]
         include = args.get("include")
         include = str(include) if include else None
         deadline = time.monotonic() + SEARCH_TIME_BUDGET_S
         matches: list[str] = []
         more = False
         timed_out = False
-        for p in self.overlay.iter_files(real):
+        for p in (p for t in targets for p in self.overlay.iter_files(t)):
             if include and not (
                 fnmatch.fnmatch(p.name, include)
                 or fnmatch.fnmatch(self.overlay.display(p), include)
