@@ -109,6 +109,11 @@ def check_invariants(doc: Document) -> None:
     flat = [line for b in doc._blocks for line in b.lines]
     assert flat == split_lines(text)
     assert doc.line_count == len(flat)
+    assert doc.length == len(text)
+    chars, lines = doc._indexes()
+    for k in range(len(doc._blocks) + 1):
+        assert chars.prefix(k) == sum(b.chars for b in doc._blocks[:k])
+        assert lines.prefix(k) == sum(len(b.lines) for b in doc._blocks[:k])
     crlf = text.count("\r\n")
     assert doc._endings == [text.count("\n") - crlf, crlf, text.count("\r") - crlf]
 
