@@ -283,6 +283,8 @@ class FakeBackend:
         thread.join(timeout=5.0)
         self._loop = None
         self._thread = None
+        self._server = None
+        self._port = None
 
     def __enter__(self) -> FakeBackend:
         return self.start()
