@@ -47,6 +47,21 @@ The three completion endpoints share one FIFO of scripted replies; when it is em
 unscripted call fails loudly instead of silently returning plausible text).  A request
 whose body is not JSON gets a 400 and does not consume a reply.
 
+What the real ``openai`` 3.x client (``httpx2``) does with each reply kind, as pinned by
+``tests/unit/test_fake_backend.py``:
+
+=====================================  ==============================================
+``Reply.error(429, retry_after=7)``    ``RateLimitError``; ``err.response.headers["retry-after"]``
+``Reply.error(500)``                   ``InternalServerError`` (any 5xx)
+``Reply.hang()`` + client timeout      ``APITimeoutError``; request records the disconnect
+``Reply.hang(after_chunks=n)``         ``n`` chunks, then ``APITimeoutError`` while iterating
+``Reply.reset(after_chunks=n)``        ``n`` chunks, then ``APIConnectionError`` (``ReadError``)
+``Reply.malformed_sse()``              ``json.JSONDecodeError`` while iterating (not wrapped!)
+``Reply.malformed_json()``             ``json.JSONDecodeError`` from ``create()`` (not wrapped!)
+``Reply.stream_error(msg)``            ``APIError(msg)`` while iterating (not a status error)
+``Reply.empty_choices()``              accepted: ``choices == []`` (``choices[0]`` → IndexError)
+=====================================  ==============================================
+
 Every request is recorded as a :class:`RecordedRequest` as soon as its body has been read
 (before the reply starts), and is updated as the exchange proceeds: ``t_first_chunk``,
 ``chunks_sent``, ``t_finished``, and, if the client hangs up before the response is
@@ -96,6 +111,20 @@ class RecordedRequest:
     Timestamps are ``time.monotonic()`` values, comparable with the test's own.  The
     object is updated by the server thread while the exchange runs; use
     :meth:`wait_done` / :meth:`wait_done_async` before asserting on the outcome.
+
+    Attributes:
+        method, path, query: request line (path without query string or trailing slash).
+        headers: lower-case names; ``authorization`` exactly as the client sent it.
+        body / raw_body: parsed JSON (None if absent or invalid) and the exact bytes.
+        t_received: body fully read (the reply's ttft is measured from here).
+        connection_id: same value for requests that reused a keep-alive connection.
+        reply: the :class:`Reply` chosen (None for non-completion routes).
+        status: HTTP status sent (None if nothing was sent, e.g. ``hang``/``reset(0)``).
+        t_first_chunk / chunks_sent: first content/argument SSE delta, events written.
+        t_finished: last byte of the response written (None if the client left first).
+        client_disconnected / t_disconnected: the client closed or reset the connection
+            before the response was complete, and when the server noticed.  A server-side
+            ``reset`` is not a client disconnect.
     """
 
     method: str
@@ -119,7 +148,7 @@ class RecordedRequest:
     # ------------------------------------------------------------------ conveniences
 
     @property
-    def endpoint(self) -> str | None:
+    def endpoint(self) -> wire.Style | None:
         """``"chat"``, ``"completion"``, ``"fim"`` for completion routes, else None."""
         return _COMPLETION_ROUTES.get(self.path) if self.method == "POST" else None
 
@@ -426,6 +455,11 @@ class FakeBackend:
                 if not keep_open or not head.keep_alive:
                     break
         except ClientGone:
+            pass
+        except asyncio.CancelledError:
+            # Only stop() cancels connections.  Swallowed because Python 3.11's
+            # StreamReaderProtocol calls task.exception() on the finished handler task,
+            # which raises (and logs a traceback) if the task ended cancelled.
             pass
         except Exception:
             log.exception("fake backend connection %d crashed", conn.id)

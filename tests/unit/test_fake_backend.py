@@ -145,7 +145,7 @@ async def test_stop_sequences_and_max_tokens(fb: FakeBackend, client: openai.Asy
 async def test_mistral_prefix_is_echoed_vllm_continue_is_not(
     fb: FakeBackend, client: openai.AsyncOpenAI
 ) -> None:
-    prefix_msg: dict[str, Any] = {
+    prefix_msg: Any = {
         "role": "assistant",
         "content": "def add(a, b):\n",
         "prefix": True,
@@ -167,10 +167,10 @@ async def test_mistral_prefix_is_echoed_vllm_continue_is_not(
 
     fb.echo_prefix = True
     fb.enqueue(Reply.text("    return a + b\n"))
-    vllm_msg = {"role": "assistant", "content": "def add(a, b):\n"}
+    vllm_msg: Any = {"role": "assistant", "content": "def add(a, b):\n"}
     resp = await client.chat.completions.create(
         model=MODEL,
-        messages=[*USER, vllm_msg],  # type: ignore[list-item]
+        messages=[*USER, vllm_msg],
         extra_body={"continue_final_message": True, "add_generation_prompt": False},
     )
     assert resp.choices[0].message.content == "    return a + b\n"
