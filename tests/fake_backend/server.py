@@ -121,7 +121,7 @@ class RecordedRequest:
         reply: the :class:`Reply` chosen (None for non-completion routes).
         status: HTTP status sent (None if nothing was sent, e.g. ``hang``/``reset(0)``).
         t_first_chunk / chunks_sent: first content/argument SSE delta, events written.
-        t_finished: last byte of the response written (None if the client left first).
+        t_finished: last byte written, or the abort of a ``reset`` (None if the client left).
         client_disconnected / t_disconnected: the client closed or reset the connection
             before the response was complete, and when the server noticed.  A server-side
             ``reset`` is not a client disconnect.
