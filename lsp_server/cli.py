@@ -1,0 +1,280 @@
+"""Command line: `serve` (the default), `complete`, `prompt` and `doctor`.
+
+`complete` and `prompt` run the very pipeline the language server runs, so what a user sees
+here is what their editor gets; `prompt` shows the exact request body without sending it.
+Only this module writes to stdout; the server itself never does (stdout is the protocol).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+EXIT_CONFIG = 2
+EXIT_BACKEND = 3
+
+
+def _parse_location(spec: str) -> tuple[Path, int, int]:
+    """`FILE:LINE:COL` with 1-based line and column (code points), like compilers print."""
+    try:
+        file_part, line_s, col_s = spec.rsplit(":", 2)
+        line, col = int(line_s), int(col_s)
+    except ValueError:
+        raise SystemExit(f"devstral-lsp: expected FILE:LINE:COL (1-based), got {spec!r}") from None
+    if line < 1 or col < 1:
+        raise SystemExit("devstral-lsp: LINE and COL are 1-based")
+    return Path(file_part), line, col
+
+
+class _StderrUser:
+    """The CLI's user channel: messages go to stderr, once each."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def show_error(self, message: str) -> None:
+        if message not in self.shown:
+            self.shown.append(message)
+            print(message, file=sys.stderr)
+
+    def show_warning(self, message: str) -> None:
+        self.show_error(message)
+
+    def show_info(self, message: str) -> None:
+        self.show_error(message)
+
+
+_LANGUAGES = {
+    ".py": "python", ".js": "javascript", ".jsx": "javascriptreact", ".ts": "typescript",
+    ".tsx": "typescriptreact", ".go": "go", ".rs": "rust", ".c": "c", ".h": "c", ".cpp": "cpp",
+    ".hpp": "cpp", ".java": "java", ".rb": "ruby", ".lua": "lua", ".sh": "shellscript",
+    ".md": "markdown", ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
+    ".cs": "csharp", ".php": "php", ".kt": "kotlin", ".swift": "swift", ".zig": "zig",
+}
+
+
+def language_of(path: Path) -> str:
+    return _LANGUAGES.get(path.suffix.lower(), path.suffix.lstrip(".").lower() or "plaintext")
+
+
+def _offline_server(path: Path) -> tuple[Any, Any, str]:
+    """A server object (not connected) with `path` open, settings from the environment."""
+    from .app import create_server
+    from .documents import PositionEncoding
+
+    server = create_server()
+    user = _StderrUser()
+    server.user = user  # type: ignore[assignment]
+    server.pipeline.user = user
+    server.roots = [_project_root(path)]
+    server.apply_settings(announce=True)
+    text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+    uri = path.resolve().as_uri()
+    doc = server.documents.open(uri, text, 0, language_of(path))
+    server.encoding = PositionEncoding.UTF32
+    if server.context_engine is not None:
+        server.context_engine.start_sync(server.roots)
+        server.context_engine.on_open(uri, text, doc.language_id)
+    return server, doc, uri
+
+
+def _project_root(path: Path) -> Path:
+    here = path.resolve().parent
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists() or (candidate / "pyproject.toml").exists():
+            return candidate
+    return here
+
+
+def _offset(doc: Any, line: int, col: int) -> int:
+    from .documents import PositionEncoding
+
+    return int(doc.offset_at(line - 1, col - 1, PositionEncoding.UTF32))
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    path, line, col = _parse_location(args.location)
+    if not path.is_file():
+        print(f"devstral-lsp: no such file: {path}", file=sys.stderr)
+        return EXIT_CONFIG
+    server, doc, uri = _offline_server(path)
+    if (problem := server.endpoint.problem()) is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+
+    async def run() -> Any:
+        try:
+            return await server.pipeline.complete(
+                uri, doc.text_range, _offset(doc, line, col), invoked=True
+            )
+        finally:
+            await server.model_client().aclose()
+
+    suggestion = asyncio.run(run())
+    if suggestion is None:
+        if server.pipeline.stats.model_calls_failed:
+            return EXIT_BACKEND
+        print("(the model suggested nothing at this position)", file=sys.stderr)
+        return 0
+    print(suggestion.text)
+    return 0
+
+
+def cmd_prompt(args: argparse.Namespace) -> int:
+    from .model.prompts import CompletionOptions, build_completion_request
+
+    path, line, col = _parse_location(args.location)
+    if not path.is_file():
+        print(f"devstral-lsp: no such file: {path}", file=sys.stderr)
+        return EXIT_CONFIG
+    server, doc, uri = _offline_server(path)
+    offset = _offset(doc, line, col)
+    ctx = server.build_completion_context(uri, offset)
+    if ctx is None:
+        reason = "this file is excluded from what is sent to the model"
+        if server.context_engine is not None:
+            reason = server.context_engine.blocked_reason_for(uri) or reason
+        print(f"devstral-lsp: nothing would be sent: {reason}", file=sys.stderr)
+        return 0
+    endpoint = server.endpoint
+    multiline = server.pipeline._multiline(server.settings, doc.text_range, offset)
+    request = build_completion_request(ctx, CompletionOptions(
+        model=endpoint.model or "", mode=endpoint.prompt_mode, multiline=multiline,
+        max_tokens=server.settings.max_tokens if multiline else min(server.settings.max_tokens,
+                                                                    64),
+        temperature=server.settings.temperature, prefix_style=endpoint.prefix_style,  # type: ignore[arg-type]
+        fim_style=endpoint.fim_style,
+    ))
+    out = {
+        "url": f"{endpoint.base_url}{request.path}" if endpoint.base_url else request.path,
+        "body": request.body,
+    }
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    notes = [f"tokens: {json.dumps(ctx.token_counts)}" if ctx.token_counts else "",
+             *(f"dropped: {d}" for d in ctx.dropped),
+             *(f"redacted: {r}" for r in ctx.redactions)]
+    for note in filter(None, notes):
+        print(note, file=sys.stderr)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .config import settings_to_wire
+    from .model.providers import preset
+
+    server, _doc, _uri = _offline_server(Path(__file__))  # any file: only settings matter
+    endpoint = server.endpoint
+    p = preset(endpoint.provider)
+    print(f"devstral-lsp {__version__}, Python {sys.version.split()[0]}")
+    print("settings (key masked):")
+    for key, value in settings_to_wire(server.settings).items():
+        print(f"  {key}: {value!r}")
+    print(f"endpoint: provider={endpoint.provider} ({p.label}) baseUrl={endpoint.base_url} "
+          f"model={endpoint.model} promptMode={endpoint.prompt_mode}")
+    print(f"api key: {endpoint.masked_key()}"
+          + (f" (from {endpoint.key_source})" if endpoint.key_source else ""))
+    if (problem := endpoint.problem()) is not None:
+        print(f"PROBLEM: {problem}")
+        return EXIT_CONFIG
+
+    async def check() -> int:
+        from .model.client import BackendError
+
+        client = server.model_client()
+        try:
+            models = await client.list_models(timeout_s=args.timeout)
+        except BackendError as exc:
+            print(f"PROBLEM: {exc.message}")
+            if exc.kind == "auth":
+                print("fix: set a valid key (DEVSTRAL_API_KEY or the provider's variable)")
+            elif exc.kind in {"connection", "timeout"}:
+                print("fix: check baseUrl and that the server is running and reachable")
+            return EXIT_BACKEND
+        finally:
+            await client.aclose()
+        print(f"endpoint answers: {len(models)} model(s) listed")
+        if endpoint.model in models:
+            print(f"model '{endpoint.model}' is available")
+            print("OK")
+            return 0
+        shown = ", ".join(models[:10]) + (" …" if len(models) > 10 else "")
+        print(f"PROBLEM: model '{endpoint.model}' is not listed by the endpoint ({shown})")
+        print("fix: set DEVSTRAL_MODEL or the `model` setting to one of the listed ids")
+        return EXIT_BACKEND
+
+    return asyncio.run(check())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .app import create_server
+    from .logging_setup import configure
+
+    configure(verbose=args.verbose, log_file=args.log_file, level=_env_level())
+    server = create_server()
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        server.start_tcp(host or "127.0.0.1", int(port))
+    else:
+        server.start_io()
+    return 0
+
+
+def _env_level() -> str | None:
+    import os
+
+    return os.environ.get("DEVSTRAL_LOG_LEVEL")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="devstral-lsp",
+        description="Devstral Small in every LSP editor: inline completions, completion "
+        "items, code actions and multi-file edits over any OpenAI-compatible endpoint.",
+    )
+    parser.add_argument("--version", action="version", version=f"devstral-lsp {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="debug logging")
+    common.add_argument("--log-file", metavar="PATH", help="also write the log to PATH")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", parents=[common], help="run the language server (default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    serve.set_defaults(func=cmd_serve)
+    complete = sub.add_parser("complete", parents=[common],
+                              help="print the completion at FILE:LINE:COL (1-based)")
+    complete.add_argument("location", metavar="FILE:LINE:COL")
+    complete.set_defaults(func=cmd_complete)
+    prompt = sub.add_parser("prompt", parents=[common],
+                            help="print the exact request that would be sent, without sending")
+    prompt.add_argument("location", metavar="FILE:LINE:COL")
+    prompt.set_defaults(func=cmd_prompt)
+    doctor = sub.add_parser("doctor", parents=[common],
+                            help="show resolved settings, check the endpoint and the model")
+    doctor.add_argument("--timeout", type=float, default=10.0)
+    doctor.set_defaults(func=cmd_doctor)
+    # Bare `devstral-lsp [--tcp …] [-v] [--log-file …]` means `serve`.
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--log-file", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--tcp", metavar="HOST:PORT", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args.func = cmd_serve
+    elif args.command != "serve":
+        from .logging_setup import configure
+
+        configure(verbose=args.verbose, log_file=args.log_file, level="warning"
+                  if not args.verbose else "debug")
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,336 @@
+"""From a cursor to a cleaned suggestion: caches, debounce, in-flight reuse, the model, cleanup.
+
+Both `textDocument/inlineCompletion` and `textDocument/completion` (and the `complete` CLI
+command) go through `CompletionPipeline.complete`, so they share caches, backoff and
+behaviour. Order of checks, cheapest first: typed-through cache, context + LRU cache, backoff,
+in-flight reuse, debounce, and only then a model call. Requests the user invoked skip backoff
+and debounce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from ..config import Endpoint, Settings
+from ..context.types import PromptContext
+from ..model.client import BackendError, ModelClient
+from ..model.prompts import (
+    CompletionOptions,
+    ModelRequest,
+    build_completion_request,
+    strip_assistant_prefix,
+)
+from .cache import ANCHOR_TAIL, LRUCache, Read, TypedThroughCache, request_key
+from .debounce import AdaptiveDebounce
+from .health import BackendHealth
+from .postprocess import StopDetector, clean_completion, decide_multiline
+
+log = logging.getLogger(__name__)
+
+Source = Literal["model", "typed", "cache", "inflight"]
+
+
+class UserChannel(Protocol):
+    """How the pipeline talks to the user: one popup per outage, the rest to the log."""
+
+    def show_error(self, message: str) -> None: ...
+
+
+@dataclass
+class Suggestion:
+    text: str
+    source: Source
+    multiline: bool = False
+    alternatives: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Stats:
+    """Counters for `devstral/stats`, the benchmark and `doctor`."""
+
+    requests: int = 0
+    model_calls: int = 0
+    model_calls_cancelled: int = 0
+    model_calls_failed: int = 0
+    early_stops: int = 0
+    typed_hits: int = 0
+    cache_hits: int = 0
+    inflight_joins: int = 0
+    superseded: int = 0
+    backoff_skips: int = 0
+    last_timings: dict[str, float] = field(default_factory=dict)
+    last_prompt_tokens: int = 0
+
+
+class _Flight:
+    """A model call that several requests may wait on; cancelled when nobody waits."""
+
+    def __init__(self, task: asyncio.Task[str], offset: int, tail: str) -> None:
+        self.task = task
+        self.offset = offset
+        self.tail = tail
+        self.waiters = 0
+
+    async def wait(self) -> str:
+        self.waiters += 1
+        try:
+            return await asyncio.shield(self.task)
+        finally:
+            self.waiters -= 1
+            if self.waiters == 0 and not self.task.done():
+                self.task.cancel()
+
+    def extended_by(self, read: Read, offset: int) -> str | None:
+        """The characters typed since this flight started, if the new position extends it."""
+        if self.task.done() or offset < self.offset or offset - self.offset > 200:
+            return None
+        if read(self.offset - ANCHOR_TAIL, self.offset) != self.tail:
+            return None
+        typed = read(self.offset, offset)
+        return None if "\n" in typed else typed
+
+
+ContextBuilder = Callable[[str, int], PromptContext | None]
+"""(uri, offset) → context, or None when the document must not be sent."""
+
+
+class CompletionPipeline:
+    def __init__(
+        self,
+        *,
+        settings: Callable[[], Settings],
+        endpoint: Callable[[], Endpoint],
+        model: Callable[[], ModelClient],
+        build_context: ContextBuilder,
+        user: UserChannel,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._settings = settings
+        self._endpoint = endpoint
+        self._model = model
+        self._build_context = build_context
+        self.user = user
+        self.clock = clock
+        self.health = BackendHealth(clock=clock)
+        self.debounce = AdaptiveDebounce(clock=clock)
+        self.typed = TypedThroughCache()
+        self.lru = LRUCache()
+        self.stats = Stats()
+        self._seq: dict[str, int] = {}
+        self._inflight: dict[str, _Flight] = {}
+        self._shown_problems: set[str] = set()
+        self._last_was_delete: dict[str, bool] = {}
+
+    # ----- notifications from document sync -------------------------------------------
+    def note_edit(self, uri: str, *, deletion: bool) -> None:
+        self.debounce.note_edit(uri)
+        self._last_was_delete[uri] = deletion
+        self._seq[uri] = self._seq.get(uri, 0) + 1
+
+    def forget(self, uri: str) -> None:
+        self.typed.forget(uri)
+        self.debounce.forget(uri)
+        self._seq.pop(uri, None)
+        self._last_was_delete.pop(uri, None)
+        flight = self._inflight.pop(uri, None)
+        if flight is not None and not flight.task.done():
+            flight.task.cancel()
+
+    def settings_changed(self) -> None:
+        self.lru.clear()
+        self._shown_problems.clear()
+        self.health.record_success()
+
+    # ----- the pipeline ------------------------------------------------------------------
+    async def complete(
+        self, uri: str, read: Read, offset: int, *, invoked: bool
+    ) -> Suggestion | None:
+        """Best suggestion at `offset`, or None (nothing to say, superseded, or failed)."""
+        started = self.clock()
+        self.stats.requests += 1
+        settings = self._settings()
+        self.debounce.base_ms = settings.debounce_ms
+
+        if not invoked and self._last_was_delete.get(uri):
+            return None  # no suggestions while the user is deleting
+
+        rest = self.typed.lookup(uri, read, offset)
+        if rest is not None:
+            self.stats.typed_hits += 1
+            self.stats.last_timings = {"total_ms": (self.clock() - started) * 1000}
+            return Suggestion(rest, "typed", multiline="\n" in rest)
+
+        endpoint = self._endpoint()
+        if (problem := endpoint.problem()) is not None:
+            if problem not in self._shown_problems:
+                self._shown_problems.add(problem)
+                self.user.show_error(problem)
+            log.info("no completion: %s", problem)
+            return None
+
+        ctx = self._build_context(uri, offset)
+        if ctx is None:
+            return None
+        multiline = self._multiline(settings, read, offset)
+        opts = CompletionOptions(
+            model=endpoint.model or "",
+            mode=endpoint.prompt_mode,
+            multiline=multiline,
+            max_tokens=settings.max_tokens if multiline else min(settings.max_tokens, 64),
+            temperature=settings.temperature,
+            prefix_style=endpoint.prefix_style,  # type: ignore[arg-type]
+            fim_style=endpoint.fim_style,
+        )
+        request = build_completion_request(ctx, opts)
+        self.stats.last_prompt_tokens = ctx.token_counts.get("total", 0)
+        key = request_key(request.body)
+        hit = self.lru.get(key)
+        if hit is not None:
+            self.stats.cache_hits += 1
+            self.typed.remember(uri, read, offset, hit)
+            return Suggestion(hit, "cache", multiline=multiline)
+        prepared_s = self.clock() - started
+
+        seq = self._seq.get(uri, 0)
+        debounce_s = 0.0
+        if not invoked:
+            if not self.health.allow_automatic():
+                self.stats.backoff_skips += 1
+                return None
+            joined = await self._join_inflight(uri, read, offset)
+            if joined is not None:
+                return joined
+            debounce_s = self.debounce.delay_s(uri)
+            if debounce_s:
+                await asyncio.sleep(debounce_s)
+            if self._seq.get(uri, 0) != seq:
+                self.stats.superseded += 1
+                return None
+
+        old = self._inflight.pop(uri, None)
+        if old is not None and not old.task.done():
+            old.task.cancel()
+            self.stats.superseded += 1
+
+        model_started = self.clock()
+        task = asyncio.ensure_future(self._call_model(request, ctx, multiline, settings))
+        flight = _Flight(task, offset, read(offset - ANCHOR_TAIL, offset))
+        self._inflight[uri] = flight
+        try:
+            suggestion = await flight.wait()
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                self.stats.model_calls_cancelled += 1
+                raise
+            return None  # superseded by a newer request for this document
+        except BackendError as exc:
+            self._report_failure(exc)
+            return None
+        finally:
+            if self._inflight.get(uri) is flight and flight.task.done():
+                self._inflight.pop(uri, None)
+        model_s = self.clock() - model_started
+        self.debounce.note_latency(model_s)
+        if self.health.record_success():
+            log.info("the model endpoint answers again; completions resume")
+        total_s = self.clock() - started
+        self.stats.last_timings = {
+            "total_ms": total_s * 1000,
+            "prepare_ms": prepared_s * 1000,
+            "debounce_ms": debounce_s * 1000,
+            "model_ms": model_s * 1000,
+            "overhead_ms": (total_s - debounce_s - model_s) * 1000,
+        }
+        self.lru.put(key, suggestion)
+        if not suggestion:
+            return None
+        self.typed.remember(uri, read, offset, suggestion)
+        alternatives = []
+        if "\n" in suggestion.strip("\n"):
+            first = suggestion.split("\n", 1)[0]
+            if first.strip():
+                alternatives.append(first)
+        return Suggestion(suggestion, "model", multiline=multiline, alternatives=alternatives)
+
+    def _multiline(self, settings: Settings, read: Read, offset: int) -> bool:
+        if settings.multiline != "auto":
+            return settings.multiline == "always"
+        before = read(offset - 2000, offset).rsplit("\n", 1)[-1]
+        after = read(offset, offset + 2000).split("\n", 1)[0].rstrip("\r")
+        return decide_multiline(before, after)
+
+    async def _join_inflight(self, uri: str, read: Read, offset: int) -> Suggestion | None:
+        flight = self._inflight.get(uri)
+        if flight is None:
+            return None
+        typed = flight.extended_by(read, offset)
+        if typed is None:
+            return None
+        self.stats.inflight_joins += 1
+        try:
+            suggestion = await flight.wait()
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            return None
+        except BackendError:
+            return None  # reported by the request that started the call
+        if suggestion.startswith(typed) and len(suggestion) > len(typed):
+            return Suggestion(suggestion[len(typed):], "inflight")
+        return None
+
+    async def _call_model(
+        self, request: ModelRequest, ctx: PromptContext, multiline: bool, settings: Settings
+    ) -> str:
+        """Stream, stop as soon as cleanup knows the answer is complete, and clean it."""
+        self.stats.model_calls += 1
+        anchor = request.assistant_prefix
+        detector = StopDetector(
+            prefix=ctx.prefix, suffix=ctx.suffix, language_id=ctx.language_id,
+            multiline=multiline,
+        )
+
+        def should_stop(accumulated: str) -> bool:
+            if anchor and anchor.startswith(accumulated):
+                return False  # still echoing the prefix
+            return detector.feed(strip_assistant_prefix(accumulated, anchor))
+
+        try:
+            result = await self._model().stream_completion(
+                request, timeout_s=settings.timeout_ms / 1000, should_stop=should_stop
+            )
+        except asyncio.CancelledError:
+            self.stats.model_calls_cancelled += 1
+            raise
+        except BackendError:
+            self.stats.model_calls_failed += 1
+            raise
+        if result.stopped_early:
+            self.stats.early_stops += 1
+        raw = strip_assistant_prefix(result.text, anchor)
+        return clean_completion(
+            raw, prefix=ctx.prefix, suffix=ctx.suffix, language_id=ctx.language_id,
+            multiline=multiline,
+        )
+
+    def _report_failure(self, exc: BackendError) -> None:
+        tell = self.health.record_failure(exc.message, exc.retry_after)
+        wait = self.health.backoff_remaining()
+        log.warning("completion failed (%s): %s; automatic requests wait %.1fs",
+                    exc.kind, exc.message, wait)
+        if tell:
+            hint = ""
+            if exc.kind == "auth":
+                hint = " Check the API key (DEVSTRAL_API_KEY or the `apiKey` setting)."
+            elif exc.kind == "not_found":
+                hint = " Check the `model` and `baseUrl` settings; `devstral-lsp doctor` helps."
+            self.user.show_error(
+                f"Devstral: {exc.message}.{hint} Completions pause and resume by themselves."
+            )

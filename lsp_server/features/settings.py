@@ -1,0 +1,94 @@
+"""initialize / initialized / didChangeConfiguration: where settings come from."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+
+from ..config import build_settings
+from ..server import DevstralServer, uri_to_path
+
+log = logging.getLogger(__name__)
+
+
+def _client_has_inline(caps: types.ClientCapabilities) -> bool:
+    td = caps.text_document
+    return td is not None and td.inline_completion is not None
+
+
+def _roots(params: types.InitializeParams) -> list[Path]:
+    roots: list[Path] = []
+    for folder in params.workspace_folders or []:
+        if (path := uri_to_path(folder.uri)) is not None:
+            roots.append(path)
+    if not roots and params.root_uri and (path := uri_to_path(params.root_uri)) is not None:
+        roots.append(path)
+    if not roots and params.root_path:
+        roots.append(Path(params.root_path))
+    return roots
+
+
+def register(server: DevstralServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: DevstralServer, params: types.InitializeParams) -> None:
+        from ..logging_setup import attach_client
+
+        attach_client(ls)
+        opts = params.initialization_options
+        ls.init_options = opts if isinstance(opts, dict) else None
+        if opts is not None and not isinstance(opts, dict):
+            ls._pending_problems.append("initializationOptions must be an object; ignored")
+        ls.roots = _roots(params)
+        ls.client_has_inline = _client_has_inline(params.capabilities)
+        settings, _ = build_settings(ls.environ, ls.init_options)
+        mode = settings.completion_items
+        ls.offer_completion_items = mode == "always" or (
+            mode == "auto" and not ls.client_has_inline
+        )
+        if mode == "never":
+            ls.offer_completion_items = False
+        client = params.client_info.name if params.client_info else "unknown client"
+        log.info("initialize from %s; roots=%s; inline completion: %s; completion items: %s",
+                 client, [str(r) for r in ls.roots], ls.client_has_inline,
+                 ls.offer_completion_items)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: DevstralServer, params: types.InitializedParams) -> None:
+        if not await pull_configuration(ls):
+            ls.apply_settings()
+        if ls.context_engine is not None:
+            ls.context_engine.start(ls.roots)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(
+        ls: DevstralServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        pulled = await pull_configuration(ls)
+        if not pulled and isinstance(params.settings, dict):
+            # Clients without workspace/configuration push the settings instead.
+            section = params.settings.get("devstral", params.settings)
+            ls.client_config = section if isinstance(section, dict) else None
+            ls.apply_settings()
+
+
+async def pull_configuration(ls: DevstralServer) -> bool:
+    """Ask the client for section `devstral`; False when it cannot answer."""
+    caps = ls.client_capabilities.workspace
+    if caps is None or not caps.configuration:
+        return False
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="devstral")])
+        )
+    except Exception as exc:
+        log.warning("workspace/configuration failed: %s", exc)
+        return False
+    value: Any = result[0] if result else None
+    ls.client_config = value if isinstance(value, dict) else None
+    if value is not None and not isinstance(value, dict):
+        log.warning("workspace/configuration section devstral is not an object; ignored")
+    ls.apply_settings()
+    return True

@@ -1,0 +1,88 @@
+"""Logging: the `lsp_server` logger tree goes to `window/logMessage`, stderr and `--log-file`.
+
+Stdout is the protocol channel, so nothing here ever writes to it. "Nothing happens and there
+are no logs" is the first complaint users have about tools like this one; every decision the
+server makes is logged at info or debug, and the editor shows it in its LSP log.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+ROOT = "lsp_server"
+_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
+           "debug": logging.DEBUG}
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class LspLogHandler(logging.Handler):
+    """Forward records to the client as `window/logMessage` once it is connected."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__()
+        self.server = server
+        self._busy = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._busy:
+            return  # a record logged while sending one: never recurse
+        from lsprotocol import types
+
+        level = (types.MessageType.Error if record.levelno >= logging.ERROR
+                 else types.MessageType.Warning if record.levelno >= logging.WARNING
+                 else types.MessageType.Info if record.levelno >= logging.INFO
+                 else types.MessageType.Log)
+        self._busy = True
+        try:
+            protocol = getattr(self.server, "protocol", None)
+            if protocol is None or getattr(protocol, "writer", None) is None:
+                return
+            self.server.window_log_message(
+                types.LogMessageParams(type=level, message=self.format(record))
+            )
+        except Exception:  # logging must never take the server down
+            pass
+        finally:
+            self._busy = False
+
+
+def configure(*, verbose: int = 0, log_file: str | None = None, level: str | None = None,
+              to_stderr: bool = True) -> None:
+    """Set up handlers for the `lsp_server` tree; `-v` = debug; DEVSTRAL_LOG_LEVEL as well."""
+    logger = logging.getLogger(ROOT)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    formatter = logging.Formatter(_FORMAT)
+    if to_stderr:
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.setFormatter(formatter)
+        logger.addHandler(stderr)
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        logger.addHandler(file_handler)
+        pygls_logger = logging.getLogger("pygls")
+        pygls_logger.addHandler(file_handler)
+        pygls_logger.setLevel(logging.WARNING if verbose == 0 else logging.DEBUG)
+    chosen = logging.DEBUG if verbose else _LEVELS.get((level or "info").lower(), logging.INFO)
+    logger.setLevel(chosen)
+    _state["verbose"] = verbose
+
+
+_state: dict[str, Any] = {"verbose": 0}
+
+
+def attach_client(server: Any) -> None:
+    handler = LspLogHandler(server)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger(ROOT).addHandler(handler)
+
+
+def set_level(level: str) -> None:
+    """Apply the `logLevel` setting, unless `-v` asked for debug on the command line."""
+    if _state["verbose"]:
+        return
+    logging.getLogger(ROOT).setLevel(_LEVELS.get(level, logging.INFO))

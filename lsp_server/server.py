@@ -1,0 +1,226 @@
+"""The language server: owns settings, documents, the model client and the pipelines.
+
+Feature handlers live in `features/` and stay thin; this module holds the state they share and
+the protocol adjustments pygls needs for us:
+- pygls' own document store re-splits the whole text on every change (O(file)), so document
+  sync notifications bypass it and go to our line-indexed `DocumentStore` only;
+- UTF-8 positions are preferred whenever the client offers them (cheaper on our side and what
+  Neovim uses natively), UTF-16 otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from . import __version__
+from .config import Endpoint, build_settings, resolve_endpoint
+from .context.types import PromptContext
+from .documents import Document, DocumentStore, PositionEncoding
+
+log = logging.getLogger("lsp_server")
+
+SERVER_NAME = "devstral-lsp"
+
+
+def uri_to_path(uri: str) -> Path | None:
+    """Filesystem path of a `file:` URI, or None for other schemes (untitled:, …)."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    path = unquote(parsed.path)
+    if os.name == "nt" and path.startswith("/") and len(path) > 2 and path[2] == ":":
+        path = path[1:]
+    return Path(path)
+
+
+class DevstralProtocol(LanguageServerProtocol):
+    """pygls' protocol with document sync routed to our store and UTF-8 preferred."""
+
+    _server: DevstralServer
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(
+        self, params: types.InitializeParams
+    ) -> Generator[Any, Any, types.InitializeResult]:
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            offered = list(general.position_encodings)
+            if types.PositionEncodingKind.Utf8 in offered:
+                offered.remove(types.PositionEncodingKind.Utf8)
+                offered.insert(0, types.PositionEncodingKind.Utf8)
+                general.position_encodings = offered
+        result = yield from super().lsp_initialize(params)
+        self._server.after_initialize(result)
+        return result
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
+        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield handler, (params,), None
+
+
+class DevstralServer(LanguageServer):
+    """Shared state for all features."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            SERVER_NAME,
+            __version__,
+            protocol_cls=DevstralProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.documents = DocumentStore()
+        self.environ: dict[str, str] = dict(os.environ)
+        self.init_options: dict[str, Any] | None = None
+        self.client_config: dict[str, Any] | None = None
+        self.settings, problems = build_settings(self.environ)
+        self._pending_problems = problems
+        self._announced: set[str] = set()
+        self.endpoint: Endpoint = resolve_endpoint(self.settings, self.environ)
+        self.roots: list[Path] = []
+        self.encoding = PositionEncoding.UTF16
+        self.client_has_inline = False
+        self.offer_completion_items = True
+        self._model: Any = None
+        self._closing: Any = None
+        self._model_endpoint: Endpoint | None = None
+        self.user = UserMessages(self)
+        from .completion.pipeline import CompletionPipeline
+
+        self.pipeline = CompletionPipeline(
+            settings=lambda: self.settings,
+            endpoint=lambda: self.endpoint,
+            model=self.model_client,
+            build_context=self.build_completion_context,
+            user=self.user,
+        )
+        self.context_engine: Any = None
+
+    # ----- lifecycle -----------------------------------------------------------------------
+    def after_initialize(self, result: types.InitializeResult) -> None:
+        """Adjust advertised capabilities once pygls has built them."""
+        enc = result.capabilities.position_encoding or types.PositionEncodingKind.Utf16
+        self.encoding = PositionEncoding(str(enc.value if hasattr(enc, "value") else enc))
+        if not self.offer_completion_items:
+            result.capabilities.completion_provider = None
+
+    def apply_settings(self, *, announce: bool = True) -> list[str]:
+        """Rebuild settings from every layer; report problems once; swap the model client."""
+        settings, problems = build_settings(self.environ, self.init_options, self.client_config)
+        problems = self._pending_problems + problems
+        self._pending_problems = []
+        self.settings = settings
+        self.endpoint = resolve_endpoint(settings, self.environ)
+        from .logging_setup import set_level
+
+        set_level(settings.log_level)
+        self.pipeline.settings_changed()
+        for problem in problems:
+            log.warning("settings: %s", problem)
+        problems = [p for p in problems if p not in self._announced]
+        self._announced.update(problems)
+        if problems and announce:
+            self.user.show_warning(
+                "devstral-lsp settings: " + "; ".join(problems[:3])
+                + (f" (+{len(problems) - 3} more, see the log)" if len(problems) > 3 else "")
+            )
+        log.info(
+            "using provider=%s baseUrl=%s model=%s promptMode=%s key=%s",
+            self.endpoint.provider, self.endpoint.base_url, self.endpoint.model,
+            self.endpoint.prompt_mode, self.endpoint.masked_key(),
+        )
+        return problems
+
+    def model_client(self) -> Any:
+        """The model client for the current endpoint (rebuilt when settings change it)."""
+        from .model.client import ModelClient
+
+        if self._model is None or self._model_endpoint != self.endpoint:
+            old = self._model
+            self._model = ModelClient(self.endpoint)
+            self._model_endpoint = self.endpoint
+            if old is not None:
+                import asyncio
+
+                self._closing = asyncio.ensure_future(old.aclose())
+        return self._model
+
+    # ----- documents and context -----------------------------------------------------------
+    def relative_path(self, uri: str) -> str:
+        path = uri_to_path(uri)
+        if path is None:
+            return uri
+        for root in self.roots:
+            try:
+                return path.relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return path.name
+
+    def build_completion_context(self, uri: str, offset: int) -> PromptContext | None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            return None
+        if self.context_engine is not None:
+            return self.context_engine.build_for(self, doc, offset)
+        return basic_context(doc, offset, self.relative_path(uri))
+
+
+def basic_context(doc: Document, offset: int, path: str) -> PromptContext:
+    """Windows of the current file only, cut at line boundaries (no cross-file context)."""
+    before, after = doc.window(offset, 6000, 2000)
+    prefix_truncated = len(before) == 6000 and offset > 6000
+    if prefix_truncated and "\n" in before:
+        before = before[before.index("\n") + 1:]
+    suffix_truncated = len(after) == 2000
+    if suffix_truncated and "\n" in after:
+        after = after[: after.rindex("\n")]
+    return PromptContext(
+        path=path, language_id=doc.language_id, prefix=before, suffix=after,
+        prefix_truncated=prefix_truncated, suffix_truncated=suffix_truncated,
+    )
+
+
+class UserMessages:
+    """`window/showMessage` with de-duplication; everything else goes to the log."""
+
+    def __init__(self, server: DevstralServer) -> None:
+        self.server = server
+        self.shown: list[str] = []
+
+    def _show(self, kind: types.MessageType, message: str) -> None:
+        self.shown.append(message)
+        try:
+            self.server.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        except Exception:  # no client yet (CLI) or a closed transport
+            log.debug("could not show message", exc_info=True)
+
+    def show_error(self, message: str) -> None:
+        log.error("%s", message)
+        self._show(types.MessageType.Error, message)
+
+    def show_warning(self, message: str) -> None:
+        self._show(types.MessageType.Warning, message)
+
+    def show_info(self, message: str) -> None:
+        log.info("%s", message)
+        self._show(types.MessageType.Info, message)
