@@ -168,11 +168,11 @@ class _IgnoreTree:
             directory = directory / rel_parts[depth]
         return decision
 
-    def matches(self, rel_parts: Sequence[str]) -> bool:
+    def matches(self, rel_parts: Sequence[str], is_dir: bool = False) -> bool:
         for end in range(1, len(rel_parts)):
             if self._check(rel_parts[:end], is_dir=True):
                 return True
-        return bool(self._check(rel_parts, is_dir=False))
+        return bool(self._check(rel_parts, is_dir=is_dir))
 
 
 def _under(path: Path, root: Path) -> tuple[str, ...] | None:
@@ -235,6 +235,17 @@ class PrivacyGuard:
             return False
         parts = _under(path, root)
         return bool(parts) and self._git[root].matches(parts or ())
+
+    def dir_excluded(self, path: Path) -> bool:
+        """Whether a whole directory is `.gitignore`d or `.devstralignore`d (for pruning)."""
+        path = Path(os.path.abspath(path))
+        root = self.root_of(path)
+        if root is None:
+            return False
+        parts = _under(path, root)
+        if not parts:
+            return False
+        return self._devstral[root].matches(parts, True) or self._git[root].matches(parts, True)
 
     def excluded_reason(self, path: Path) -> str | None:
         """Why `path` may not be used as cross-file context (None: allowed)."""

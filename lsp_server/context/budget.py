@@ -1,0 +1,162 @@
+"""Exact token budgeting: shares for prefix, suffix and other context, cut at line boundaries.
+
+Counts come from the Tekken tokenizer (`tokens.py`), so a budget of N means the pieces returned
+hold at most N tokens in total, not "about N". Per-line counts are memoised (a prompt is rebuilt
+on every keystroke from mostly unchanged lines) and every cut is re-verified on the joined text,
+because tokens may merge across line breaks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+Counter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class Shares:
+    """Fractions of the budget each part may claim first; unused shares flow to the others."""
+
+    prefix: float = 0.60
+    suffix: float = 0.15
+    context: float = 0.25
+
+    def as_dict(self) -> dict[str, float]:
+        return {"prefix": self.prefix, "suffix": self.suffix, "context": self.context}
+
+
+def allocate(
+    budget: int, demands: Mapping[str, int], shares: Mapping[str, float]
+) -> dict[str, int]:
+    """Water-filling: each part gets min(demand, share); leftovers go to parts still hungry,
+    in proportion to their shares. The result never sums above `budget`."""
+    budget = max(0, budget)
+    alloc = {k: min(max(0, demands.get(k, 0)), math.floor(budget * shares[k])) for k in shares}
+    left = budget - sum(alloc.values())
+    while left > 0:
+        hungry = [k for k in shares if demands.get(k, 0) > alloc[k]]
+        if not hungry:
+            break
+        weight = sum(shares[k] for k in hungry) or float(len(hungry))
+        given = 0
+        for k in hungry:
+            want = demands.get(k, 0) - alloc[k]
+            part = max(1, math.floor(left * (shares[k] or 1.0) / weight))
+            extra = min(want, part, left - given)
+            alloc[k] += extra
+            given += extra
+            if given >= left:
+                break
+        if given == 0:
+            break
+        left -= given
+    return alloc
+
+
+def _tail_tokens(text: str, max_tokens: int, count: Counter) -> str:
+    """The longest tail of a single line that fits (used only for absurdly long lines)."""
+    from .tokens import get_encoding
+
+    enc = get_encoding()
+    ids = enc.encode_ordinary(text)
+    keep = ids[len(ids) - max_tokens :] if max_tokens > 0 else []
+    while keep:
+        out = enc.decode_bytes(keep).decode("utf-8", errors="ignore")
+        if count(out) <= max_tokens:
+            return out
+        keep = keep[1:]
+    return ""
+
+
+def _head_tokens(text: str, max_tokens: int, count: Counter) -> str:
+    from .tokens import get_encoding
+
+    enc = get_encoding()
+    keep = enc.encode_ordinary(text)[: max(0, max_tokens)]
+    while keep:
+        out = enc.decode_bytes(keep).decode("utf-8", errors="ignore")
+        if count(out) <= max_tokens:
+            return out
+        keep = keep[:-1]
+    return ""
+
+
+def cut_prefix(text: str, max_tokens: int, count: Counter) -> tuple[str, int, bool]:
+    """Keep the last lines of `text` within `max_tokens`, cutting whole lines from the top.
+
+    Returns (text, exact token count, truncated).
+    """
+    if not text or max_tokens <= 0:
+        return "", 0, bool(text)
+    lines = text.splitlines(keepends=True)
+    total = 0
+    first = len(lines)
+    while first > 0:
+        n = count(lines[first - 1])
+        if total + n > max_tokens:
+            break
+        total += n
+        first -= 1
+    if first == len(lines):  # the cursor line alone is too long
+        out = _tail_tokens(lines[-1], max_tokens, count)
+        return out, count(out), True
+    out = "".join(lines[first:])
+    exact = count(out)
+    while exact > max_tokens and first < len(lines) - 1:
+        first += 1
+        out = "".join(lines[first:])
+        exact = count(out)
+    if exact > max_tokens:
+        out = _tail_tokens(out, max_tokens, count)
+        exact = count(out)
+    return out, exact, first > 0 or len(out) < len(text)
+
+
+def cut_suffix(text: str, max_tokens: int, count: Counter) -> tuple[str, int, bool]:
+    """Keep the first lines of `text` within `max_tokens`, cutting whole lines from the bottom."""
+    if not text or max_tokens <= 0:
+        return "", 0, bool(text)
+    lines = text.splitlines(keepends=True)
+    total = 0
+    end = 0
+    while end < len(lines):
+        n = count(lines[end])
+        if total + n > max_tokens:
+            break
+        total += n
+        end += 1
+    if end == 0:
+        out = _head_tokens(lines[0], max_tokens, count)
+        return out, count(out), True
+    out = "".join(lines[:end])
+    exact = count(out)
+    while exact > max_tokens and end > 1:
+        end -= 1
+        out = "".join(lines[:end])
+        exact = count(out)
+    if exact > max_tokens:
+        out = _head_tokens(out, max_tokens, count)
+        exact = count(out)
+    return out, exact, len(out) < len(text)
+
+
+def line_token_estimate(text: str, count: Counter, limit: int) -> int:
+    """Sum of per-line counts, stopping once above `limit` (a cheap demand for `allocate`)."""
+    total = 0
+    for line in text.splitlines(keepends=True):
+        total += count(line)
+        if total > limit:
+            break
+    return total
+
+
+def line_token_estimate_reverse(text: str, count: Counter, limit: int) -> int:
+    """Like `line_token_estimate` but from the last line up (the prefix's near end)."""
+    total = 0
+    for line in reversed(text.splitlines(keepends=True)):
+        total += count(line)
+        if total > limit:
+            break
+    return total

@@ -1,0 +1,118 @@
+"""Similar windows of other open or recently used files (Jaccard over identifiers).
+
+The same idea as Copilot's "neighbouring tabs": the code just typed usually resembles code the
+user has open elsewhere (a sibling handler, the test of this function). Window identifier sets
+are cached per document version, so scoring on each keystroke is only set intersections.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+STOP_WORDS = frozenset(
+    """
+    a an and as assert async await break case catch class const continue def default del do elif
+    else enum except export extends false final finally fn for from func function go if impl import
+    in interface is lambda let match mod mut new nil none not null of or package pass pub raise
+    return self static struct super switch this throw true try type typeof use var void while with
+    yield int str bool float string i32 i64 u8 u32 u64 usize err error ok some
+    """.split()
+)
+
+
+def identifiers(text: str) -> set[str]:
+    """Identifier set of `text` without keywords and one-letter names."""
+    return {w for w in IDENT_RE.findall(text) if len(w) > 1 and w.lower() not in STOP_WORDS}
+
+
+def jaccard(a: set[str] | frozenset[str], b: set[str] | frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    inter = len(a & b)
+    return inter / (len(a) + len(b) - inter)
+
+
+@dataclass(frozen=True)
+class Match:
+    key: str
+    start_line: int
+    end_line: int
+    """Exclusive."""
+    score: float
+    text: str
+
+
+class WindowCache:
+    """Sliding windows (`window_lines` long, every `stride` lines) per document version."""
+
+    def __init__(self, window_lines: int = 24, stride: int = 8, max_docs: int = 64) -> None:
+        self.window_lines = window_lines
+        self.stride = stride
+        self._docs: OrderedDict[str, tuple[int, list[str], list[tuple[int, frozenset[str]]]]] = (
+            OrderedDict()
+        )
+        self._max_docs = max_docs
+        self._lock = threading.Lock()
+
+    def _windows(self, key: str, text: str) -> tuple[list[str], list[tuple[int, frozenset[str]]]]:
+        version = hash(text)
+        with self._lock:
+            hit = self._docs.get(key)
+            if hit is not None and hit[0] == version:
+                self._docs.move_to_end(key)
+                return hit[1], hit[2]
+        lines = text.splitlines(keepends=True)
+        line_ids = [identifiers(line) for line in lines]
+        windows: list[tuple[int, frozenset[str]]] = []
+        last_start = max(0, len(lines) - self.window_lines)
+        starts = list(range(0, last_start + 1, self.stride))
+        if starts and starts[-1] != last_start:
+            starts.append(last_start)
+        for start in starts:
+            ids: set[str] = set()
+            for s in line_ids[start : start + self.window_lines]:
+                ids |= s
+            if ids:
+                windows.append((start, frozenset(ids)))
+        with self._lock:
+            self._docs[key] = (version, lines, windows)
+            while len(self._docs) > self._max_docs:
+                self._docs.popitem(last=False)
+        return lines, windows
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._docs.pop(key, None)
+
+    def best(
+        self,
+        query: set[str],
+        documents: Iterable[tuple[str, str]],
+        *,
+        limit: int = 4,
+        min_score: float = 0.12,
+    ) -> list[Match]:
+        """The best window of each document, top `limit` overall by score."""
+        if not query:
+            return []
+        found: list[Match] = []
+        for key, text in documents:
+            lines, windows = self._windows(key, text)
+            best_score = 0.0
+            best_start = -1
+            for start, ids in windows:
+                score = jaccard(query, ids)
+                if score > best_score:
+                    best_score, best_start = score, start
+            if best_start >= 0 and best_score >= min_score:
+                end = min(len(lines), best_start + self.window_lines)
+                found.append(
+                    Match(key, best_start, end, best_score, "".join(lines[best_start:end]))
+                )
+        found.sort(key=lambda m: (-m.score, m.key))
+        return found[:limit]

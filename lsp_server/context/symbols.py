@@ -1,0 +1,773 @@
+"""Workspace symbol index built with tree-sitter grammar wheels.
+
+A call to a function defined in another file is guessed blind unless its definition is in the
+prompt, so every definition (functions, classes, methods, structs, interfaces, types, consts) of
+Python, JavaScript, TypeScript/TSX, Go and Rust files is indexed by name with a compact summary
+(signature, docstring or leading comments, a short body). Other languages fall back to similar
+windows (`neighbours.py`).
+
+Only top-level statements and class/impl/trait/module bodies are visited, never function
+bodies, so indexing cost is proportional to the number of definitions rather than to the
+size of the syntax tree. Grammars load lazily; parsers are per thread (they are not
+thread-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .privacy import PrivacyGuard
+
+if TYPE_CHECKING:
+    from tree_sitter import Node, Parser
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: dict[str, str] = {
+    ".py": "python",
+    ".pyi": "python",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".cjs": "javascript",
+    ".jsx": "javascript",
+    ".ts": "typescript",
+    ".mts": "typescript",
+    ".cts": "typescript",
+    ".tsx": "tsx",
+    ".go": "go",
+    ".rs": "rust",
+}
+LANGUAGE_IDS: dict[str, str] = {
+    "python": "python",
+    "javascript": "javascript",
+    "javascriptreact": "javascript",
+    "typescript": "typescript",
+    "typescriptreact": "tsx",
+    "go": "go",
+    "rust": "rust",
+}
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".idea",
+        ".vscode",
+        "site-packages",
+        "dist-packages",
+        ".next",
+        ".nuxt",
+        "bower_components",
+        ".cargo",
+        ".eggs",
+    }
+)
+MAX_DEF_LINES = 20
+MAX_DOC_LINES = 8
+MAX_CLASS_MEMBERS = 24
+
+_COMMENT_TYPES = frozenset({"comment", "line_comment", "block_comment"})
+_PREFIX_TYPES = _COMMENT_TYPES | {"attribute_item", "decorator"}
+
+
+def language_for(path: Path | str, language_id: str | None = None) -> str | None:
+    """Grammar name for a file, from the LSP language id or the extension."""
+    if language_id and language_id in LANGUAGE_IDS:
+        lang = LANGUAGE_IDS[language_id]
+        if lang == "typescript" and str(path).endswith(".tsx"):
+            return "tsx"
+        return lang
+    return EXTENSIONS.get(os.path.splitext(str(path))[1].lower())
+
+
+@dataclass(frozen=True)
+class Definition:
+    name: str
+    kind: str
+    path: Path
+    start_line: int
+    end_line: int
+    text: str
+    """Summary shown to the model: leading comments, signature, docstring, short body."""
+    container: str | None = None
+
+
+@dataclass
+class FileSymbols:
+    path: Path
+    language: str
+    definitions: list[Definition] = field(default_factory=list)
+    imports: dict[str, str] = field(default_factory=dict)
+    """Local name -> module it comes from (as written in the import)."""
+    mtime: float = 0.0
+
+
+# --------------------------------------------------------------------------- grammars
+
+_grammar_lock = threading.Lock()
+_languages: dict[str, Any] = {}
+_local = threading.local()
+
+
+def _language(name: str) -> Any:
+    with _grammar_lock:
+        lang = _languages.get(name)
+        if lang is None:
+            from tree_sitter import Language
+
+            if name == "python":
+                import tree_sitter_python as mod
+
+                lang = Language(mod.language())
+            elif name == "javascript":
+                import tree_sitter_javascript as mod_js
+
+                lang = Language(mod_js.language())
+            elif name in ("typescript", "tsx"):
+                import tree_sitter_typescript as mod_ts
+
+                raw = mod_ts.language_tsx() if name == "tsx" else mod_ts.language_typescript()
+                lang = Language(raw)
+            elif name == "go":
+                import tree_sitter_go as mod_go
+
+                lang = Language(mod_go.language())
+            elif name == "rust":
+                import tree_sitter_rust as mod_rs
+
+                lang = Language(mod_rs.language())
+            else:
+                raise KeyError(name)
+            _languages[name] = lang
+        return lang
+
+
+def _parser(name: str) -> Parser:
+    parsers: dict[str, Parser] | None = getattr(_local, "parsers", None)
+    if parsers is None:
+        parsers = {}
+        _local.parsers = parsers
+    parser = parsers.get(name)
+    if parser is None:
+        from tree_sitter import Parser
+
+        parser = Parser(_language(name))
+        parsers[name] = parser
+    return parser
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+class _Extractor:
+    """Turns one syntax tree into `Definition`s and an import map."""
+
+    def __init__(self, path: Path, language: str, source: bytes) -> None:
+        self.path = path
+        self.language = language
+        self.src = source
+        self.defs: list[Definition] = []
+        self.imports: dict[str, str] = {}
+
+    # -- helpers
+    def text(self, node: Node | None) -> str:
+        if node is None:
+            return ""
+        return self.src[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
+
+    def name_of(self, node: Node, fieldname: str = "name") -> str:
+        return self.text(node.child_by_field_name(fieldname))
+
+    def lead_start(self, node: Node) -> Node:
+        """First of the comments/attributes/decorators directly above `node`."""
+        first = node
+        prev = node.prev_sibling
+        while (
+            prev is not None
+            and prev.type in _PREFIX_TYPES
+            and first.start_point[0] - prev.end_point[0] <= 1
+        ):
+            first = prev
+            prev = prev.prev_sibling
+        return first
+
+    def add(
+        self,
+        name: str,
+        kind: str,
+        node: Node,
+        summary: str,
+        container: str | None = None,
+        lead: Node | None = None,
+    ) -> None:
+        if not name:
+            return
+        start = lead if lead is not None else self.lead_start(node)
+        head = ""
+        if start is not node:
+            head = self.src[start.start_byte : node.start_byte].decode("utf-8", errors="replace")
+        indent = " " * start.start_point[1]
+        text = indent + head + summary
+        self.defs.append(
+            Definition(
+                name=name,
+                kind=kind,
+                path=self.path,
+                start_line=start.start_point[0],
+                end_line=node.end_point[0],
+                text=_clip_lines(text, MAX_DEF_LINES + MAX_DOC_LINES),
+                container=container,
+            )
+        )
+
+    def header(self, node: Node, body: Node | None) -> str:
+        """Source from the start of `node` up to its body (the signature)."""
+        if body is None:
+            return self.text(node)
+        return self.src[node.start_byte : body.start_byte].decode("utf-8", errors="replace")
+
+    def function_summary(self, node: Node, body: Node | None, ellipsis: str) -> str:
+        full = self.text(node)
+        if body is None or full.count("\n") < MAX_DEF_LINES:
+            return full
+        head = self.header(node, body)
+        lines = self.text(body).splitlines()
+        keep = lines[: max(3, MAX_DEF_LINES - head.count("\n") - 1)]
+        indent = " " * (node.start_point[1] + 4)
+        return head + "\n".join(keep) + "\n" + indent + ellipsis
+
+    @staticmethod
+    def member_indent(member: Node, owner: Node, base: int, step: int) -> str:
+        """Members on their own line keep their column; one-liners get `base + step`."""
+        if member.start_point[0] != owner.start_point[0]:
+            return " " * member.start_point[1]
+        return " " * (base + step)
+
+    def clipped(self, node: Node) -> str:
+        return _clip_lines(self.text(node), MAX_DEF_LINES)
+
+    # -- entry
+    def run(self, root: Node) -> None:
+        visit = getattr(self, f"visit_{self.language if self.language != 'tsx' else 'typescript'}")
+        visit(root, None, 0)
+
+    # -- Python
+    def visit_python(self, node: Node, container: str | None, depth: int) -> None:
+        for child in node.named_children:
+            t = child.type
+            if t == "decorated_definition":
+                inner = child.child_by_field_name("definition")
+                if inner is not None:
+                    self.python_def(inner, container, depth, lead=self.lead_start(child))
+            elif t in ("function_definition", "class_definition"):
+                self.python_def(child, container, depth, lead=None)
+            elif t in ("import_statement", "import_from_statement") and depth == 0:
+                self.python_import(child)
+            elif t == "expression_statement" and container is None and depth == 0:
+                assign = child.named_children[0] if child.named_children else None
+                if assign is not None and assign.type == "assignment":
+                    left = assign.child_by_field_name("left")
+                    name = self.text(left)
+                    if left is not None and left.type == "identifier" and name.isupper():
+                        self.add(name, "const", child, self.clipped(child))
+            elif t in ("if_statement", "try_statement", "else_clause", "block") and depth < 2:
+                self.visit_python(child, container, depth + 1)
+            elif t in ("elif_clause", "except_clause", "finally_clause") and depth < 2:
+                self.visit_python(child, container, depth + 1)
+
+    def python_doc(self, body: Node | None) -> str:
+        if body is None or not body.named_children:
+            return ""
+        first = body.named_children[0]
+        if first.type == "expression_statement" and first.named_children:
+            if first.named_children[0].type == "string":
+                indent = " " * first.start_point[1]
+                return indent + _clip_lines(self.text(first), MAX_DOC_LINES) + "\n"
+        return ""
+
+    def python_def(self, node: Node, container: str | None, depth: int, lead: Node | None) -> None:
+        name = self.name_of(node)
+        body = node.child_by_field_name("body")
+        if node.type == "function_definition":
+            kind = "method" if container else "function"
+            self.add(name, kind, node, self.function_summary(node, body, "..."), container, lead)
+            return
+        # class: header, docstring, member signatures
+        head = self.header(node, body).rstrip()
+        parts = [head + "\n", self.python_doc(body)]
+        members = 0
+        if body is not None:
+            for index, child in enumerate(body.named_children):
+                if index == 0 and parts[1]:
+                    continue  # the docstring, already shown
+                inner = child
+                if child.type == "decorated_definition":
+                    inner = child.child_by_field_name("definition") or child
+                if inner.type == "function_definition":
+                    sig = self.header(inner, inner.child_by_field_name("body")).rstrip()
+                    start = child.start_point[1]
+                    deco = self.src[child.start_byte : inner.start_byte].decode(
+                        "utf-8", errors="replace"
+                    )
+                    doc = self.python_doc(inner.child_by_field_name("body")).strip()
+                    line = " " * start + deco + sig + " ..."
+                    if doc and "\n" not in doc:
+                        line = " " * start + deco + sig + "\n" + " " * (start + 4) + doc
+                    parts.append(line + "\n")
+                    members += 1
+                elif child.type == "expression_statement" and members < MAX_CLASS_MEMBERS:
+                    parts.append(
+                        " " * child.start_point[1] + self.text(child).split("\n")[0] + "\n"
+                    )
+                    members += 1
+                if members >= MAX_CLASS_MEMBERS:
+                    parts.append(" " * (node.start_point[1] + 4) + "...\n")
+                    break
+        self.add(name, "class", node, "".join(parts).rstrip("\n"), container, lead)
+        if body is not None and depth < 3:
+            self.visit_python(body, name, depth + 1)
+
+    def python_import(self, node: Node) -> None:
+        if node.type == "import_statement":
+            for child in node.named_children:
+                if child.type == "dotted_name":
+                    dotted = self.text(child)
+                    self.imports[dotted.split(".")[0]] = dotted
+                elif child.type == "aliased_import":
+                    self.imports[self.name_of(child, "alias")] = self.name_of(child, "name")
+            return
+        module = self.name_of(node, "module_name")
+        for child in node.named_children:
+            if child == node.child_by_field_name("module_name"):
+                continue
+            if child.type == "dotted_name":
+                self.imports[self.text(child).split(".")[-1]] = module
+            elif child.type == "aliased_import":
+                self.imports[self.name_of(child, "alias")] = module
+
+    # -- JavaScript / TypeScript
+    def visit_javascript(self, node: Node, container: str | None, depth: int) -> None:
+        self.visit_typescript(node, container, depth)
+
+    def visit_typescript(self, node: Node, container: str | None, depth: int) -> None:
+        for child in node.named_children:
+            self.ts_statement(child, child, container, depth)
+
+    def ts_statement(self, child: Node, lead_node: Node, container: str | None, depth: int) -> None:
+        t = child.type
+        lead = self.lead_start(lead_node)
+        if t == "export_statement":
+            decl = child.child_by_field_name("declaration")
+            if decl is None:
+                for sub in child.named_children:
+                    if sub.type.endswith(("declaration", "definition")):
+                        decl = sub
+            if decl is not None:
+                self.ts_statement(decl, child, container, depth)
+        elif t in ("function_declaration", "generator_function_declaration", "function_signature"):
+            body = child.child_by_field_name("body")
+            text = self.function_summary(child, body, "// ...")
+            self.add(self.name_of(child), "function", child, text, container, lead)
+        elif t in ("class_declaration", "abstract_class_declaration", "class"):
+            self.ts_class(child, lead, container)
+        elif t in ("interface_declaration", "type_alias_declaration", "enum_declaration"):
+            kind = {"interface_declaration": "interface", "enum_declaration": "enum"}.get(t, "type")
+            self.add(self.name_of(child), kind, child, self.clipped(child), container, lead)
+        elif t in ("lexical_declaration", "variable_declaration"):
+            is_const = self.text(child).startswith("const")
+            for decl in child.named_children:
+                if decl.type != "variable_declarator":
+                    continue
+                name_node = decl.child_by_field_name("name")
+                if name_node is None or name_node.type != "identifier":
+                    continue
+                value = decl.child_by_field_name("value")
+                vt = value.type if value is not None else ""
+                if vt in (
+                    "arrow_function",
+                    "function_expression",
+                    "function",
+                    "generator_function",
+                ):
+                    body = value.child_by_field_name("body") if value is not None else None
+                    text = self.function_summary(child, body, "// ...")
+                    self.add(self.text(name_node), "function", child, text, container, lead)
+                elif vt == "class" and value is not None:
+                    self.ts_class(value, lead, container, name=self.text(name_node), outer=child)
+                elif is_const and depth == 0:
+                    self.add(self.text(name_node), "const", child, self.clipped(child), None, lead)
+        elif t == "import_statement" and depth == 0:
+            self.ts_import(child)
+        elif t in ("internal_module", "module", "ambient_declaration") and depth < 3:
+            body = child.child_by_field_name("body")
+            for sub in (body or child).named_children:
+                self.ts_statement(sub, sub, container, depth + 1)
+
+    def ts_class(
+        self,
+        node: Node,
+        lead: Node,
+        container: str | None,
+        name: str | None = None,
+        outer: Node | None = None,
+    ) -> None:
+        name = name or self.name_of(node)
+        body = node.child_by_field_name("body")
+        outer = outer or node
+        base = lead.start_point[1]
+        head = self.src[outer.start_byte : (body or node).start_byte].decode("utf-8", "replace")
+        parts = [head.rstrip() + " {\n"]
+        members = 0
+        if body is not None:
+            for member in body.named_children:
+                if member.type in (
+                    "method_definition",
+                    "method_signature",
+                    "abstract_method_signature",
+                ):
+                    mbody = member.child_by_field_name("body")
+                    sig = self.header(member, mbody).rstrip()
+                    parts.append(
+                        " " * member.start_point[1] + sig + (" { ... }" if mbody else "") + "\n"
+                    )
+                    mtext = self.function_summary(member, mbody, "// ...")
+                    self.add(self.name_of(member), "method", member, mtext, name)
+                    members += 1
+                elif member.type in (
+                    "public_field_definition",
+                    "field_definition",
+                    "property_signature",
+                ):
+                    parts.append(
+                        " " * member.start_point[1] + self.text(member).split("\n")[0] + "\n"
+                    )
+                    members += 1
+                if members >= MAX_CLASS_MEMBERS:
+                    parts.append("  // ...\n")
+                    break
+        parts.append(" " * base + "}")
+        self.add(name, "class", outer, "".join(parts), container, lead)
+
+    def ts_import(self, node: Node) -> None:
+        source = self.text(node.child_by_field_name("source")).strip("'\"`")
+        for clause in node.named_children:
+            if clause.type != "import_clause":
+                continue
+            for part in clause.named_children:
+                if part.type == "identifier":
+                    self.imports[self.text(part)] = source
+                elif part.type == "namespace_import":
+                    for ident in part.named_children:
+                        self.imports[self.text(ident)] = source
+                elif part.type == "named_imports":
+                    for spec in part.named_children:
+                        if spec.type == "import_specifier":
+                            alias = spec.child_by_field_name("alias")
+                            local = self.text(alias) if alias is not None else self.name_of(spec)
+                            self.imports[local] = source
+
+    # -- Go
+    def visit_go(self, node: Node, container: str | None, depth: int) -> None:
+        for child in node.named_children:
+            t = child.type
+            if t == "function_declaration":
+                body = child.child_by_field_name("body")
+                text = self.function_summary(child, body, "// ...")
+                self.add(self.name_of(child), "function", child, text)
+            elif t == "method_declaration":
+                body = child.child_by_field_name("body")
+                recv = self.text(child.child_by_field_name("receiver"))
+                owner = recv.strip("()").split()[-1].lstrip("*") if recv.strip("()") else None
+                owner = owner.split("[")[0] if owner else None
+                text = self.function_summary(child, body, "// ...")
+                self.add(self.name_of(child), "method", child, text, owner)
+            elif t == "type_declaration":
+                for spec in child.named_children:
+                    if spec.type in ("type_spec", "type_alias"):
+                        ty = spec.child_by_field_name("type")
+                        kind = {"struct_type": "struct", "interface_type": "interface"}.get(
+                            ty.type if ty is not None else "", "type"
+                        )
+                        node_for = child if len(child.named_children) == 1 else spec
+                        self.add(self.name_of(spec), kind, node_for, self.clipped(node_for))
+            elif t in ("const_declaration", "var_declaration"):
+                kind = "const" if t == "const_declaration" else "var"
+                for spec in child.named_children:
+                    if spec.type in ("const_spec", "var_spec"):
+                        for ident in spec.children_by_field_name("name"):
+                            node_for = child if len(child.named_children) == 1 else spec
+                            self.add(self.text(ident), kind, node_for, self.clipped(node_for))
+            elif t == "import_declaration":
+                for spec in _descendants(child, "import_spec"):
+                    path = self.text(spec.child_by_field_name("path")).strip('"`')
+                    alias = self.text(spec.child_by_field_name("name"))
+                    self.imports[alias or path.rsplit("/", 1)[-1]] = path
+
+    # -- Rust
+    def visit_rust(self, node: Node, container: str | None, depth: int) -> None:
+        for child in node.named_children:
+            t = child.type
+            if t in ("function_item", "function_signature_item"):
+                body = child.child_by_field_name("body")
+                text = self.function_summary(child, body, "// ...")
+                kind = "method" if container else "function"
+                self.add(self.name_of(child), kind, child, text, container)
+            elif t in ("struct_item", "enum_item", "union_item", "type_item"):
+                kind = {"struct_item": "struct", "enum_item": "enum"}.get(t, "type")
+                self.add(self.name_of(child), kind, child, self.clipped(child), container)
+            elif t in ("const_item", "static_item"):
+                self.add(self.name_of(child), "const", child, self.clipped(child), container)
+            elif t == "macro_definition":
+                self.add(self.name_of(child), "macro", child, self.clipped(child), container)
+            elif t == "trait_item":
+                name = self.name_of(child)
+                self.add(name, "trait", child, self.rust_outline(child), container)
+                body = child.child_by_field_name("body")
+                if body is not None and depth < 3:
+                    self.visit_rust(body, name, depth + 1)
+            elif t == "impl_item":
+                ty = self.text(child.child_by_field_name("type")).split("<")[0]
+                body = child.child_by_field_name("body")
+                if body is not None and depth < 3:
+                    self.visit_rust(body, ty, depth + 1)
+            elif t == "mod_item":
+                body = child.child_by_field_name("body")
+                if body is not None and depth < 3:
+                    self.visit_rust(body, container, depth + 1)
+            elif t == "use_declaration" and depth == 0:
+                arg = child.child_by_field_name("argument")
+                if arg is not None:
+                    self.rust_use(arg, "")
+
+    def rust_outline(self, node: Node) -> str:
+        body = node.child_by_field_name("body")
+        parts = [self.header(node, body).rstrip() + " {\n"]
+        if body is not None:
+            for member in body.named_children[:MAX_CLASS_MEMBERS]:
+                mbody = member.child_by_field_name("body")
+                line = self.header(member, mbody).rstrip()
+                parts.append(
+                    " " * member.start_point[1] + line + (" { ... }" if mbody else "") + "\n"
+                )
+        parts.append(" " * node.start_point[1] + "}")
+        return "".join(parts)
+
+    def rust_use(self, node: Node, prefix: str) -> None:
+        t = node.type
+        if t in ("identifier", "type_identifier"):
+            self.imports[self.text(node)] = prefix
+        elif t == "scoped_identifier":
+            path = self.text(node.child_by_field_name("path"))
+            self.imports[self.name_of(node)] = f"{prefix}::{path}" if prefix else path
+        elif t == "use_as_clause":
+            path = self.text(node.child_by_field_name("path"))
+            self.imports[self.name_of(node, "alias")] = f"{prefix}::{path}" if prefix else path
+        elif t == "scoped_use_list":
+            path = self.text(node.child_by_field_name("path"))
+            lst = node.child_by_field_name("list")
+            if lst is not None:
+                for sub in lst.named_children:
+                    self.rust_use(sub, path)
+        elif t == "use_list":
+            for sub in node.named_children:
+                self.rust_use(sub, prefix)
+
+
+def _descendants(node: Node, type_name: str) -> Iterator[Node]:
+    stack = [node]
+    while stack:
+        cur = stack.pop()
+        if cur.type == type_name:
+            yield cur
+        else:
+            stack.extend(cur.named_children)
+
+
+def _clip_lines(text: str, max_lines: int) -> str:
+    lines = text.split("\n")
+    if len(lines) <= max_lines:
+        return text
+    indent = len(lines[-1]) - len(lines[-1].lstrip())
+    return "\n".join(lines[: max_lines - 1]) + "\n" + " " * indent + "..."
+
+
+def extract(path: Path, text: str | bytes, language: str) -> FileSymbols:
+    """Parse one file and return its definitions and imports."""
+    source = text.encode("utf-8", errors="surrogatepass") if isinstance(text, str) else text
+    tree = _parser(language).parse(source)
+    ex = _Extractor(path, language, source)
+    ex.run(tree.root_node)
+    return FileSymbols(path=path, language=language, definitions=ex.defs, imports=ex.imports)
+
+
+# --------------------------------------------------------------------------- index
+
+
+@dataclass
+class IndexStats:
+    files: int = 0
+    definitions: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    complete: bool = False
+
+
+class SymbolIndex:
+    """Name -> definitions over the workspace; safe to query while a build runs."""
+
+    def __init__(
+        self,
+        guard: PrivacyGuard,
+        *,
+        max_files: int = 5000,
+        max_file_bytes: int = 512_000,
+    ) -> None:
+        self.guard = guard
+        self.max_files = max_files
+        self.max_file_bytes = max_file_bytes
+        self._files: dict[Path, FileSymbols] = {}
+        self._by_name: dict[str, list[Definition]] = {}
+        self._lock = threading.RLock()
+        self.stats = IndexStats()
+
+    # -- queries
+    def lookup(self, name: str) -> list[Definition]:
+        with self._lock:
+            return list(self._by_name.get(name, ()))
+
+    def file(self, path: Path) -> FileSymbols | None:
+        with self._lock:
+            return self._files.get(path)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._files)
+
+    # -- updates
+    def _put(self, symbols: FileSymbols) -> None:
+        with self._lock:
+            self._drop(symbols.path)
+            self._files[symbols.path] = symbols
+            for d in symbols.definitions:
+                self._by_name.setdefault(d.name, []).append(d)
+
+    def _drop(self, path: Path) -> None:
+        old = self._files.pop(path, None)
+        if old is None:
+            return
+        for d in old.definitions:
+            bucket = self._by_name.get(d.name)
+            if bucket is not None:
+                bucket[:] = [x for x in bucket if x.path != path]
+                if not bucket:
+                    del self._by_name[d.name]
+
+    def remove(self, path: Path) -> None:
+        with self._lock:
+            self._drop(Path(os.path.abspath(path)))
+
+    def update(
+        self, path: Path, text: str | None = None, language_id: str | None = None
+    ) -> FileSymbols | None:
+        """(Re)index one file from `text`, or from disk when `text` is None.
+
+        Files excluded from context (secret, `.devstralignore`d, `.gitignore`d) are dropped
+        rather than indexed, so nothing from them can reach a prompt.
+        """
+        path = Path(os.path.abspath(path))
+        language = language_for(path, language_id)
+        if language is None or self.guard.excluded_reason(path):
+            self.remove(path)
+            return None
+        mtime = 0.0
+        if text is None:
+            try:
+                st = path.stat()
+                if st.st_size > self.max_file_bytes:
+                    self.remove(path)
+                    return None
+                mtime = st.st_mtime
+                data: str | bytes = path.read_bytes()
+            except OSError:
+                self.remove(path)
+                return None
+        else:
+            if len(text) > self.max_file_bytes:
+                self.remove(path)
+                return None
+            data = text
+        try:
+            symbols = extract(path, data, language)
+        except Exception:
+            log.debug("cannot index %s", path, exc_info=True)
+            return None
+        symbols.mtime = mtime
+        self._put(symbols)
+        return symbols
+
+    # -- background build
+    def iter_files(self, roots: Sequence[Path], cancel: threading.Event) -> Iterator[Path]:
+        """Indexable files under `roots`, pruning VCS/dependency/venv and ignored folders."""
+        for root in roots:
+            for dirpath, dirnames, filenames in os.walk(root):
+                if cancel.is_set():
+                    return
+                here = Path(dirpath)
+                keep = []
+                for d in dirnames:
+                    if d in SKIP_DIRS or (d.startswith(".") and d not in (".github",)):
+                        continue
+                    sub = here / d
+                    if (sub / "pyvenv.cfg").exists() or self.guard.dir_excluded(sub):
+                        continue
+                    keep.append(d)
+                dirnames[:] = sorted(keep)
+                for name in sorted(filenames):
+                    if os.path.splitext(name)[1].lower() in EXTENSIONS:
+                        yield here / name
+
+    def build(
+        self,
+        roots: Sequence[Path],
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[IndexStats], None] | None = None,
+    ) -> IndexStats:
+        """Index every file under `roots` (bounded by `max_files`); returns the stats."""
+        cancel = cancel or threading.Event()
+        stats = IndexStats()
+        self.stats = stats
+        started = time.perf_counter()
+        for path in self.iter_files(roots, cancel):
+            if cancel.is_set():
+                break
+            if stats.files >= self.max_files:
+                stats.skipped += 1
+                continue
+            symbols = self.update(path)
+            if symbols is None:
+                stats.skipped += 1
+            else:
+                stats.files += 1
+                stats.definitions += len(symbols.definitions)
+            if on_progress is not None and stats.files % 500 == 0:
+                on_progress(stats)
+            time.sleep(0)  # let request threads in between files
+        stats.seconds = time.perf_counter() - started
+        stats.complete = not cancel.is_set()
+        return stats
