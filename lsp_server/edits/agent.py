@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .overlay import FileChange, Overlay
 from .paths import PathRefused
-from .tools import FINISH, ToolBox, describe_call, parse_arguments, tool_schemas
+from .tools import FINISH, SEARCH, ToolBox, describe_call, parse_arguments, tool_schemas
 
 if TYPE_CHECKING:
     import openai
@@ -379,7 +379,15 @@ async def run_edit_agent(
                         step(describe_call(call.name, parse_arguments(call.arguments)))
                     except ValueError:
                         step(describe_call(call.name, {}))
-                    outcome = await asyncio.to_thread(toolbox.execute, call.name, call.arguments)
+                    if call.name == SEARCH:
+                        # The only slow tool (it may scan the tree): keep the event loop free.
+                        # It is read-only, so a timeout or cancel that leaves the thread
+                        # finishing in the background cannot change the overlay.
+                        outcome = await asyncio.to_thread(
+                            toolbox.execute, call.name, call.arguments
+                        )
+                    else:
+                        outcome = toolbox.execute(call.name, call.arguments)
                     n_calls += 1
                     log.debug("tool %s -> %s", call.name, outcome.content[:200])
                     answers.append(

@@ -380,12 +380,20 @@ class Overlay:
     def changed_files(self) -> dict[Path, FileChange]:
         """Every file whose current text differs from its snapshot, line endings restored.
 
-        A file created then removed again by undo does not appear. Deletions cannot happen (the
-        tools have no delete command).
+        A file created then removed again by undo does not appear, nor does one whose path is
+        refused now. Deletions cannot happen (the tools have no delete command).
         """
         out: dict[Path, FileChange] = {}
         for p, f in sorted(self._files.items()):
             if not f.changed or f.current is None:
+                continue
+            try:
+                # Defence in depth: every path got here through `resolve`, but the disk may
+                # have changed since (a symlink swapped in); a refused path never leaves.
+                self.paths.resolve(str(p))
+                self.check_allowed(p)
+            except PathRefused as exc:
+                log.warning("dropping the change to %s: %s", p, exc)
                 continue
             old = None if f.original is None else _from_model_text(f.original, f.crlf)
             out[p] = FileChange(

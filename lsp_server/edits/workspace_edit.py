@@ -119,7 +119,7 @@ def build_workspace_edit(
     doc_changes: list[lsp.TextDocumentEdit | lsp.CreateFile] = []
     plain_changes: dict[str, list[lsp.TextEdit]] = {}
     for ch in items:
-        if ch.old == ch.new:
+        if ch.old == ch.new:  # (an empty new file has old None, new "")
             continue
         uri = to_uri(ch.path)
         if ch.old is None:
@@ -133,14 +133,15 @@ def build_workspace_edit(
                     annotation_id=ann_id,
                 )
             )
-            doc_changes.append(
-                lsp.TextDocumentEdit(
-                    text_document=lsp.OptionalVersionedTextDocumentIdentifier(
-                        uri=uri, version=None
-                    ),
-                    edits=edits_for("", ch.new),
+            if ch.new:
+                doc_changes.append(
+                    lsp.TextDocumentEdit(
+                        text_document=lsp.OptionalVersionedTextDocumentIdentifier(
+                            uri=uri, version=None
+                        ),
+                        edits=edits_for("", ch.new),
+                    )
                 )
-            )
             files.append(uri)
             continue
         if caps.document_changes:

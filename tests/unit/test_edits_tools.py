@@ -565,3 +565,11 @@ def test_multi_root_overlay(tmp_path: Path) -> None:
         },
     )
     assert ov.changed_files()[back / "api.py"].new == "X = 2\n"
+
+
+def test_path_turned_into_outward_symlink_never_leaves(ws: Path) -> None:
+    ov, tb = make(ws)
+    ed(tb, command="create", path="/workspace/late/x.py", file_text="x = 1\n")
+    assert ws / "late" / "x.py" in ov.changed_files()
+    os.symlink(ws.parent, ws / "late")  # swapped in after the edit
+    assert ov.changed_files() == {}

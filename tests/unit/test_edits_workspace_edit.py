@@ -290,3 +290,11 @@ def test_undone_new_file_is_absent(tmp_path: Path) -> None:
     tb.execute(EDITOR, {"command": "create", "path": "/workspace/n.py", "file_text": "x"})
     tb.execute(EDITOR, {"command": "undo_edit", "path": "/workspace/n.py"})
     assert build_workspace_edit(ov.changed_files(), EditCapabilities()).edit is None
+
+
+def test_empty_new_file_is_create_only(tmp_path: Path) -> None:
+    new = FileChange(path=tmp_path / "empty.py", old=None, new="", version=None)
+    built = build_workspace_edit([new], EditCapabilities())
+    assert built.edit is not None and built.edit.document_changes is not None
+    [change] = built.edit.document_changes
+    assert isinstance(change, lsp.CreateFile) and built.files == [(tmp_path / "empty.py").as_uri()]
