@@ -1,0 +1,103 @@
+;;; driver.el --- headless Emacs + eglot test driver  -*- lexical-binding: t; -*-
+;; emacs --batch -Q -l driver.el, with DEVSTRAL_TEST_* in the environment (see test_emacs.py).
+;; Loads editors/emacs/devstral.el, opens a file of a git workspace, connects eglot on
+;; (project-current), runs one scenario and writes what it saw to $DEVSTRAL_TEST_OUT as JSON.
+
+(require 'package)
+(setq package-directory-list
+      (append (list "/usr/share/emacs/site-lisp/elpa") package-directory-list)
+      package-user-dir (expand-file-name "elpa" (getenv "HOME")))
+(package-initialize)
+(require 'json)
+(require 'cl-lib)
+
+(defvar dt-out (getenv "DEVSTRAL_TEST_OUT"))
+(defvar dt-result nil)
+(defvar dt-done nil)
+
+(defun dt-put (key value) (push (cons key value) dt-result))
+
+(defun dt-finish (ok &optional err)
+  (unless dt-done
+    (setq dt-done t)
+    (dt-put 'ok (if ok t :json-false))
+    (when err (dt-put 'error err))
+    (dt-put 'text (buffer-substring-no-properties (point-min) (point-max)))
+    (dt-put 'messages (with-current-buffer (messages-buffer)
+                        (buffer-substring-no-properties (point-min) (point-max))))
+    (let ((server (ignore-errors (eglot-current-server))))
+      (when server
+        (with-current-buffer (eglot-events-buffer server)
+          (dt-put 'events (let ((s (buffer-substring-no-properties (point-min) (point-max))))
+                            (substring s (max 0 (- (length s) 6000))))))))
+    (let ((coding-system-for-write 'utf-8))
+      (with-temp-file dt-out (insert (json-encode dt-result))))
+    (kill-emacs 0)))
+
+(run-at-time (string-to-number (or (getenv "DEVSTRAL_TEST_WATCHDOG_S") "45")) nil
+             (lambda () (dt-finish nil "driver watchdog: the scenario did not finish in time")))
+
+(defun dt-wait (pred seconds what)
+  (let ((deadline (+ (float-time) seconds)))
+    (while (not (funcall pred))
+      (when (> (float-time) deadline)
+        (error "timed out waiting for %s" what))
+      (accept-process-output nil 0.05))))
+
+(defun dt-goto-line-end (line)
+  (goto-char (point-min))
+  (forward-line (1- line))
+  (end-of-line))
+
+(defun dt-connect ()
+  (require 'eglot)
+  (load (expand-file-name "editors/emacs/devstral.el" (getenv "DEVSTRAL_TEST_REPO")))
+  (setq devstral-server-command (json-read-from-string (getenv "DEVSTRAL_TEST_SERVER_CMD"))
+        devstral-server-command (append devstral-server-command nil)
+        eglot-confirm-server-initiated-edits nil
+        eglot-sync-connect t
+        eglot-connect-timeout 30
+        completion-styles '(basic)
+        completion-cycle-threshold nil)
+  (devstral-setup)
+  (find-file (getenv "DEVSTRAL_TEST_FILE"))
+  (dt-put 'project (format "%S" (project-current)))
+  ;; eglot in a git workspace manages the buffer only when started on (project-current).
+  (apply #'eglot (eglot--guess-contact))
+  (dt-wait (lambda () (and (eglot-current-server) (bound-and-true-p eglot--managed-mode)))
+           30 "eglot to manage the buffer")
+  (dt-put 'managed t))
+
+(defun dt-scenario-completion ()
+  (dt-goto-line-end (string-to-number (getenv "DEVSTRAL_TEST_ROW")))
+  (let ((capf (eglot-completion-at-point)))
+    (dt-put 'candidates (and capf (all-completions "" (nth 2 capf)))))
+  (completion-at-point)
+  (dt-put 'line (buffer-substring-no-properties (line-beginning-position) (line-end-position))))
+
+(defun dt-scenario-code-action ()
+  (dt-goto-line-end (string-to-number (getenv "DEVSTRAL_TEST_ROW")))
+  (let* ((want (getenv "DEVSTRAL_TEST_ACTION"))
+         (tick (buffer-modified-tick))
+         (titles nil)
+         ;; a non-list event: eglot asks with completing-read instead of a popup menu
+         (last-nonmenu-event 0))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (setq titles (mapcar (lambda (c) (if (consp c) (car c) c)) collection))
+                 (or (cl-find-if (lambda (title) (string-match-p (regexp-quote want) title))
+                                 titles)
+                     (error "no code action matching %s in %S" want titles))))
+              ((symbol-function 'read-string)
+               (lambda (&rest _) (or (getenv "DEVSTRAL_TEST_INSTRUCTION") "do it"))))
+      (eglot-code-actions (line-beginning-position) (line-end-position) nil t))
+    (dt-put 'titles (vconcat titles))
+    (dt-wait (lambda () (/= tick (buffer-modified-tick))) 20 "the code action edit")
+    (accept-process-output nil 0.2)))
+
+(condition-case err
+    (progn
+      (dt-connect)
+      (funcall (intern (concat "dt-scenario-" (getenv "DEVSTRAL_TEST_SCENARIO"))))
+      (dt-finish t))
+  (error (dt-finish nil (error-message-string err))))

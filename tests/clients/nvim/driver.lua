@@ -1,0 +1,214 @@
+-- Drives a headless Neovim like a user: insert mode keys from a coroutine (the main loop keeps
+-- processing typeahead and LSP messages between steps), answers pickers by replacing
+-- vim.ui.select / vim.ui.input, and writes what it saw to $DEVSTRAL_TEST_OUT as JSON.
+local api = vim.api
+local out_path = assert(os.getenv('DEVSTRAL_TEST_OUT'))
+local scenario = assert(os.getenv('DEVSTRAL_TEST_SCENARIO'))
+local v = vim.version()
+local result = {
+  scenario = scenario,
+  nvim = string.format('%d.%d.%d', v.major, v.minor, v.patch),
+  steps = {},
+}
+local finished = false
+
+local function step(name)
+  table.insert(result.steps, name)
+end
+
+local function finish(ok, err)
+  if finished then
+    return
+  end
+  finished = true
+  result.ok = ok
+  result.error = err and tostring(err) or nil
+  pcall(function()
+    result.lines = api.nvim_buf_get_lines(0, 0, -1, false)
+    result.log = require('devstral').state.log
+    result.status = require('devstral').status()
+  end)
+  local f = assert(io.open(out_path, 'w'))
+  f:write(vim.fn.json_encode(result))
+  f:close()
+  vim.cmd('qa!')
+end
+
+local co
+local function resume(...)
+  local ok, err = coroutine.resume(co, ...)
+  if not ok then
+    finish(false, err)
+  end
+end
+
+local function sleep(ms)
+  vim.defer_fn(function()
+    resume()
+  end, ms)
+  coroutine.yield()
+end
+
+local function wait_until(cond, timeout_ms, what)
+  local deadline = vim.loop.now() + timeout_ms
+  while true do
+    local ok, value = pcall(cond)
+    if ok and value then
+      return value
+    end
+    if vim.loop.now() > deadline then
+      error('timed out waiting for ' .. what, 2)
+    end
+    sleep(20)
+  end
+end
+
+local function keys(s, mode)
+  api.nvim_feedkeys(api.nvim_replace_termcodes(s, true, false, true), mode or 'n', false)
+end
+
+local function devstral_client()
+  return require('devstral').client(api.nvim_get_current_buf())
+end
+
+local function wait_for_server()
+  return wait_until(function()
+    local c = devstral_client()
+    return c and c.server_capabilities and next(c.server_capabilities) ~= nil and c
+  end, 20000, 'the devstral client to attach and initialize')
+end
+
+local scenarios = {}
+
+-- LSP completion (omnifunc, as <C-x><C-o>) inserts the model's text.
+function scenarios.completion()
+  local client = wait_for_server()
+  step('attached')
+  result.completion_provider = client.server_capabilities.completionProvider ~= nil
+  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
+  api.nvim_win_set_cursor(0, { row, 0 })
+  keys('A')
+  wait_until(function()
+    return vim.fn.mode() == 'i'
+  end, 3000, 'insert mode')
+  keys('<C-x><C-o>')
+  wait_until(function()
+    return #vim.fn.complete_info({ 'items' }).items > 0
+  end, 15000, 'completion items in complete_info()')
+  local info = vim.fn.complete_info({ 'items', 'selected', 'mode' })
+  result.items = {}
+  for _, it in ipairs(info.items) do
+    table.insert(result.items, { word = it.word, abbr = it.abbr })
+  end
+  step('menu')
+  keys('<C-y>')
+  sleep(150)
+  keys('<Esc>')
+  wait_until(function()
+    return vim.fn.mode() == 'n'
+  end, 3000, 'normal mode')
+  sleep(200)
+  result.line = api.nvim_buf_get_lines(0, row - 1, row, false)[1]
+  step('accepted')
+end
+
+-- A code action (picked through a replaced vim.ui.select) applies its edit.
+function scenarios.code_action()
+  wait_for_server()
+  step('attached')
+  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
+  local want = os.getenv('DEVSTRAL_TEST_ACTION')
+  api.nvim_win_set_cursor(0, { row, 0 })
+  local tick = api.nvim_buf_get_changedtick(0)
+  result.titles = {}
+  local picked = false
+  vim.ui.select = function(items, opts, on_choice)
+    local choice, index
+    for i, item in ipairs(items) do
+      local action = item.action or item[2] or item
+      local title = action.title or tostring(opts.format_item and opts.format_item(item))
+      table.insert(result.titles, title)
+      if not choice and title:find(want, 1, true) then
+        choice, index = item, i
+      end
+    end
+    picked = true
+    on_choice(choice, index)
+  end
+  vim.ui.input = function(_, on_confirm)
+    on_confirm(os.getenv('DEVSTRAL_TEST_INSTRUCTION') or 'do it')
+  end
+  vim.lsp.buf.code_action()
+  wait_until(function()
+    return picked
+  end, 15000, 'the code action picker')
+  step('picked')
+  wait_until(function()
+    return api.nvim_buf_get_changedtick(0) ~= tick
+  end, 20000, 'the code action edit')
+  sleep(100)
+  step('applied')
+end
+
+-- Ghost text (Neovim 0.10+): appears as an extmark after typing, a word and then the rest are
+-- accepted with the plugin's keys.
+function scenarios.ghost()
+  wait_for_server()
+  step('attached')
+  local ghost = require('devstral.ghost')
+  local buf = api.nvim_get_current_buf()
+  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
+  api.nvim_win_set_cursor(0, { row, 0 })
+  keys('A')
+  wait_until(function()
+    return vim.fn.mode() == 'i'
+  end, 3000, 'insert mode')
+  keys(os.getenv('DEVSTRAL_TEST_TYPE') or ' ', 'nt')
+  result.ghost = wait_until(function()
+    return ghost.current_text(buf)
+  end, 15000, 'ghost text')
+  step('ghost shown')
+  local marks = api.nvim_buf_get_extmarks(buf, ghost.ns, 0, -1, { details = true })
+  result.extmarks = {}
+  for _, m in ipairs(marks) do
+    local d = m[4]
+    local text = {}
+    for _, chunk in ipairs(d.virt_text or {}) do
+      table.insert(text, chunk[1])
+    end
+    table.insert(result.extmarks, {
+      row = m[2],
+      col = m[3],
+      virt_text = table.concat(text),
+      virt_text_pos = d.virt_text_pos,
+      virt_lines = d.virt_lines and #d.virt_lines or 0,
+    })
+  end
+  result.line_with_ghost = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
+  keys('<M-Right>', 'mt')
+  wait_until(function()
+    return api.nvim_buf_get_lines(buf, row - 1, row, false)[1] ~= result.line_with_ghost
+  end, 3000, 'accept-word to insert')
+  result.line_after_word = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
+  result.ghost_after_word = ghost.current_text(buf)
+  step('word accepted')
+  keys('<Tab>', 'mt')
+  wait_until(function()
+    return ghost.current_text(buf) == nil
+  end, 3000, 'accept to insert the rest')
+  sleep(50)
+  result.line_accepted = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
+  result.cursor = api.nvim_win_get_cursor(0)
+  step('accepted')
+  keys('<Esc>')
+  sleep(50)
+end
+
+co = coroutine.create(function()
+  local ok, err = xpcall(assert(scenarios[scenario], 'unknown scenario ' .. scenario), debug.traceback)
+  finish(ok, err)
+end)
+vim.defer_fn(function()
+  finish(false, 'driver watchdog: the scenario did not finish in time')
+end, tonumber(os.getenv('DEVSTRAL_TEST_WATCHDOG_MS') or '45000'))
+vim.defer_fn(resume, 0)

