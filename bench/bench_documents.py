@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsp_server.documents import Document, PositionEncoding  # noqa: E402
+from lsp_server.documents import Document, PositionEncoding
 
 U16 = PositionEncoding.UTF16
 

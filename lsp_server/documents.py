@@ -7,13 +7,15 @@ reads the disk for a URI the client never opened.  This module keeps the buffers
 
 Representation
 --------------
-A document is a list of *blocks*; each block holds up to ``2 * _BLOCK`` lines, every line kept
-*with* its line ending (only the last line of the document has none; it may be empty).  Each
-block caches its length in code points and, lazily, the start offset of each of its lines.  The
-document caches, lazily, the start offset and first line number of every block.  So:
+A document is a list of *blocks*; each block holds about ``_BLOCK`` lines (split above 2x,
+merged below 1/4), every line kept *with* its line ending (only the last line of the document
+has none; it may be empty).  Each block caches its length in code points and, lazily, the start
+offset of each of its lines.  Two Fenwick trees over the blocks hold their char and line counts.
+So:
 
-* locating a line or an offset is two bisections: O(log n);
-* an edit touches one or two blocks: O(edit + block size), independent of the file size;
+* locating a line or an offset is a Fenwick descent plus a bisection: O(log n);
+* a typing edit touches one block and updates the Fenwick trees: O(edit + block + log n);
+  only a block split/merge rebuilds the trees (O(blocks), every ~128 inserted lines);
 * the joined text is built only when someone asks for it (and cached until the next edit);
 * ``text_range``/``window`` join only the lines they cover.
 
@@ -30,8 +32,8 @@ Semantics (LSP 3.17)
   0.  Nothing here raises on bad client input: a language server must not crash on it.
 * A character that falls *inside* a code point (between the two halves of a UTF-16 surrogate
   pair, or inside a multi-byte UTF-8 sequence) rounds *down* to the start of that code point.
-  Rounding down was chosen because it never moves a cursor past text the client meant to keep,
-  and it is what VS Code does when it meets such a position.
+  Rounding down was chosen so an edit never splits a character (which would leave half a
+  surrogate pair or a broken byte sequence behind) and both ends of a range behave alike.
 * An offset between the ``\\r`` and ``\\n`` of a ``\\r\\n`` pair maps to the end of its line.
 * Edits may create or split ``\\r\\n`` pairs (deleting the text between a ``\\r`` and a ``\\n``,
   inserting ``\\n`` right after a ``\\r``, or, through :meth:`Document.replace`, inserting
