@@ -83,10 +83,14 @@ def _head_tokens(text: str, max_tokens: int, count: Counter) -> str:
     return ""
 
 
-def cut_prefix(text: str, max_tokens: int, count: Counter) -> tuple[str, int, bool]:
+def cut_prefix(
+    text: str, max_tokens: int, count: Counter, *, first_line: int = 0, snap_lines: int = 1
+) -> tuple[str, int, bool]:
     """Keep the last lines of `text` within `max_tokens`, cutting whole lines from the top.
 
-    Returns (text, exact token count, truncated).
+    With `snap_lines` > 1 a cut starts only at a document line (`first_line` + index) that is a
+    multiple of `snap_lines`, so the top of the prompt stays put while the user types and
+    consecutive requests share a long cacheable prefix. Returns (text, exact tokens, truncated).
     """
     if not text or max_tokens <= 0:
         return "", 0, bool(text)
@@ -102,6 +106,10 @@ def cut_prefix(text: str, max_tokens: int, count: Counter) -> tuple[str, int, bo
     if first == len(lines):  # the cursor line alone is too long
         out = _tail_tokens(lines[-1], max_tokens, count)
         return out, count(out), True
+    if first_line + first > 0 and snap_lines > 1:
+        snapped = first + (-(first_line + first)) % snap_lines
+        if snapped < len(lines) - 1:
+            first = snapped
     out = "".join(lines[first:])
     exact = count(out)
     while exact > max_tokens and first < len(lines) - 1:

@@ -110,6 +110,7 @@ class ContextEngine:
         recent_edits: bool = True,
         max_recent_files: int = 20,
         index_debounce_seconds: float = 0.15,
+        snap_lines: int = 16,
     ) -> None:
         self.budget_tokens = budget_tokens
         self.enable_index = enable_index
@@ -119,6 +120,7 @@ class ContextEngine:
         self.recent_edits_enabled = recent_edits
         self.max_recent_files = max_recent_files
         self.index_debounce_seconds = index_debounce_seconds
+        self.snap_lines = snap_lines
         self.guard = PrivacyGuard(roots)
         self.index = SymbolIndex(
             self.guard, max_files=max_index_files, max_file_bytes=max_file_bytes
@@ -376,7 +378,9 @@ class ContextEngine:
             "context": sum(c.cost for c in candidates),
         }
         alloc = allocate(budget, demands, self.shares.as_dict())
-        prefix, p_tokens, p_cut = cut_prefix(prefix_raw, alloc["prefix"], count)
+        prefix, p_tokens, p_cut = cut_prefix(
+            prefix_raw, alloc["prefix"], count, first_line=pw.start_line, snap_lines=self.snap_lines
+        )
         available = budget - p_tokens - min(alloc["suffix"], demands["suffix"])
         used = 0
         chosen: list[_Candidate] = []
@@ -518,6 +522,8 @@ class ContextEngine:
                 continue
             if attr_only.get(name):
                 defs = [d for d in defs if d.kind in ("method", "function")]
+                if not defs:
+                    continue
             if len(defs) > 4 and name not in imports:
                 continue  # too ambiguous (`get`, `run`, ...) to be worth the tokens
             module = imports.get(name, "")
