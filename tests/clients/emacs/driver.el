@@ -27,7 +27,7 @@
                         (buffer-substring-no-properties (point-min) (point-max))))
     (let ((server (ignore-errors (eglot-current-server))))
       (when server
-        (with-current-buffer (eglot-events-buffer server)
+        (with-current-buffer (jsonrpc-events-buffer server)
           (dt-put 'events (let ((s (buffer-substring-no-properties (point-min) (point-max))))
                             (substring s (max 0 (- (length s) 6000))))))))
     (let ((coding-system-for-write 'utf-8))
@@ -100,4 +100,4 @@
       (dt-connect)
       (funcall (intern (concat "dt-scenario-" (getenv "DEVSTRAL_TEST_SCENARIO"))))
       (dt-finish t))
-  (error (dt-finish nil (error-message-string err))))
+  (t (dt-finish nil (format "%S" err))))

@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import * as rpc from 'vscode-jsonrpc/node.js';
+import * as rpc from 'vscode-jsonrpc/node';
 import {
   ApplyWorkspaceEditRequest,
   CodeActionRequest,
@@ -37,7 +37,7 @@ import {
   ShowMessageNotification,
   ShutdownRequest,
   WorkDoneProgressCreateRequest,
-} from 'vscode-languageserver-protocol/node.js';
+} from 'vscode-languageserver-protocol/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const scenario = JSON.parse(readFileSync(process.argv[2], 'utf8'));
