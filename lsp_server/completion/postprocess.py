@@ -148,7 +148,7 @@ class StopDetector:
         new = accumulated[max(self._seen - 1, 0):]
         self._seen = len(accumulated)
         # Decisions only change when a line completes or a tag closes: skip the work otherwise.
-        if "\n" not in new and ">" not in new and "]" not in new:
+        if not any(ch in new for ch in "\n>]`"):
             return False
         _, self._done = _analyse(accumulated, self._ctx, final=False)
         return self._done
@@ -228,8 +228,11 @@ class _Ctx:
             stripped = line.strip()
             if not stripped:
                 continue
-            if own is None or _indent(line) <= own:
+            if own is None:
                 return _is_closer_line(stripped, closer, loose=True)
+            ind = _indent(line)
+            if ind <= own:  # an outer block's closer below does not close this one
+                return ind == own and _is_closer_line(stripped, closer, loose=True)
         return False
 
 
@@ -356,7 +359,7 @@ def _extract(raw: str, ctx: _Ctx, *, final: bool) -> _Extracted:
                     break
         prev_blank = not stripped
         j += 1
-    if final and not ended and end == len(lines) and end > start:
+    if prose_ok and final and not ended and end == len(lines) and end > start:
         partial = lines[-1].strip()
         if partial and set(partial) == {"`"}:
             end -= 1  # the stream stopped inside a closing fence
@@ -597,7 +600,7 @@ def _cut_suffix_overlap(text: str, ctx: _Ctx) -> str:
                     continue
             if _removal_breaks_brackets(text, cut):
                 continue
-            return text[:cut]
+            return text[:cut].rstrip(" \t") if piece[0] in _CLOSERS else text[:cut]
     return text
 
 
