@@ -6,9 +6,9 @@ from .server import DevstralServer
 
 
 def create_server() -> DevstralServer:
-    from .features import completion, settings, stats, sync
+    from .features import actions, completion, settings, stats, sync
 
     server = DevstralServer()
-    for feature in (settings, sync, completion, stats):
+    for feature in (settings, sync, completion, stats, actions):
         feature.register(server)
     return server
