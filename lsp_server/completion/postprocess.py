@@ -553,6 +553,7 @@ def _cut_suffix_lines(text: str, ctx: _Ctx) -> str:
     for line in lines:
         offsets.append(offset)
         offset += len(line) + 1
+    pairs: list[tuple[int, int]] | None = None
     for i in range(start, len(lines)):
         stripped = lines[i].strip()
         if not stripped:
@@ -563,7 +564,9 @@ def _cut_suffix_lines(text: str, ctx: _Ctx) -> str:
             matched, chars, to_end = _match_lines(lines, i, keys, s0)
             if to_end or chars >= 10 or (matched >= 2 and chars >= 6):
                 cut = offsets[i]
-                if not _removal_breaks_brackets(text, cut):
+                if pairs is None:
+                    pairs = _bracket_pairs(text)[0]
+                if not _crosses(pairs, cut):
                     return text[:cut]
     return text
 
@@ -589,6 +592,7 @@ def _cut_suffix_overlap(text: str, ctx: _Ctx) -> str:
         return text
     last = text[text.rfind("\n") + 1:]
     patterns = [rest] if rest[:1] not in " \t" else [rest, rest.lstrip(" \t")]
+    pairs = _bracket_pairs(text)[0]
     for pattern in patterns:
         for k in _overlaps(last, pattern):
             piece = pattern[:k]
@@ -598,7 +602,7 @@ def _cut_suffix_overlap(text: str, ctx: _Ctx) -> str:
             if any(_is_word(ch) for ch in piece):
                 if k < 2 or not _boundary(text, cut):
                     continue
-            if _removal_breaks_brackets(text, cut):
+            if _crosses(pairs, cut):
                 continue
             return text[:cut].rstrip(" \t") if piece[0] in _CLOSERS else text[:cut]
     return text
@@ -861,9 +865,8 @@ def _bracket_pairs(text: str) -> tuple[list[tuple[int, int]], list[int]]:
     return pairs, unmatched
 
 
-def _removal_breaks_brackets(text: str, cut: int) -> bool:
+def _crosses(pairs: list[tuple[int, int]], cut: int) -> bool:
     """Cutting at `cut` would drop a closer for a bracket the kept part opened."""
-    pairs, _ = _bracket_pairs(text)
     return any(o < cut <= c for o, c in pairs)
 
 
