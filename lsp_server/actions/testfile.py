@@ -24,7 +24,7 @@ def _root_of(path: Path, roots: Sequence[Path]) -> Path | None:
     return best
 
 
-def tests_path_for(path: Path, roots: Sequence[Path] = ()) -> Path | None:
+def matching_test_path(path: Path, roots: Sequence[Path] = ()) -> Path | None:
     """The matching test file for `path`, or None when the language has no convention here."""
     suffix = path.suffix.lower()
     stem = path.stem

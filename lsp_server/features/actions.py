@@ -49,7 +49,7 @@ from ..actions.edit import append_text, document_edit, fit_to_range
 from ..actions.parse import ReplyError, ToolCallText, parse_code_reply, parse_markdown_reply
 from ..actions.prompts import CONTEXT_AFTER_CHARS, CONTEXT_BEFORE_CHARS, ActionInput, build_messages
 from ..actions.scope import find_todo, is_test_file
-from ..actions.testfile import tests_path_for
+from ..actions.testfile import matching_test_path
 from ..documents import Document
 from ..edits.overlay import FileChange
 from ..edits.workspace_edit import EditCapabilities, build_workspace_edit
@@ -409,7 +409,7 @@ async def _compute_tests(ls: DevstralServer, t: Target, data: dict[str, Any],
                          progress: Progress
                          ) -> tuple[types.WorkspaceEdit | None, Target, list[str]]:
     src = uri_to_path(t.uri)
-    test_path = tests_path_for(src, ls.roots) if src is not None else None
+    test_path = matching_test_path(src, ls.roots) if src is not None else None
     if src is None or test_path is None:
         raise ActionFailed("Devstral: no test file convention is known for this file.")
     reason = path_policy(ls)(test_path)
@@ -638,7 +638,7 @@ def register(server: DevstralServer) -> None:
             return []
         r = params.range
         path = uri_to_path(uri)
-        can_tests = path is not None and tests_path_for(path, ls.roots) is not None
+        can_tests = path is not None and matching_test_path(path, ls.roots) is not None
         offers = select_actions(
             DocLines(doc), (r.start.line, r.start.character), (r.end.line, r.end.character),
             diagnostics=_diags(params), only=params.context.only,
