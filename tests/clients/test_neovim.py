@@ -103,6 +103,27 @@ def test_code_action_applies_its_edit(series: str, fake: FakeBackend, tmp_path: 
     assert "print(add(1, 2))" in text, describe(run)
 
 
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_rewrite_command_applies_the_edit(series: str, fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = routed("+ b", docstring=DOCSTRING_REPLY)
+    run = run_nvim(
+        series,
+        fake,
+        tmp_path,
+        "rewrite",
+        {"calc.py": ADD},
+        "calc.py",
+        DEVSTRAL_TEST_RANGE="1,2",
+        DEVSTRAL_TEST_INSTRUCTION="add a docstring",
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert res["prompt"].startswith("Devstral rewrite")
+    text = "\n".join(res["lines"])
+    assert '"""Return the sum of a and b."""' in text, describe(run)
+    assert text.endswith("print(add(1, 2))"), describe(run)
+
+
 def test_ghost_text_appears_and_is_accepted(fake: FakeBackend, tmp_path: Path) -> None:
     fake.default = Reply.text("+ b")
     run = run_nvim(

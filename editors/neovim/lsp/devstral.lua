@@ -5,6 +5,6 @@
 return {
   cmd = { 'devstral-lsp' },
   root_markers = { '.git' },
-  init_options = {},
-  settings = { devstral = {} },
+  init_options = vim.empty_dict(),
+  settings = { devstral = vim.empty_dict() },
 }

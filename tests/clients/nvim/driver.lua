@@ -150,6 +150,28 @@ function scenarios.code_action()
   step('applied')
 end
 
+-- :DevstralRewrite on a line range, the instruction typed into a replaced vim.ui.input; the
+-- server's edit arrives as workspace/applyEdit.
+function scenarios.rewrite()
+  wait_for_server()
+  step('attached')
+  local tick = api.nvim_buf_get_changedtick(0)
+  vim.ui.input = function(opts, on_confirm)
+    result.prompt = opts.prompt
+    on_confirm(os.getenv('DEVSTRAL_TEST_INSTRUCTION'))
+  end
+  vim.cmd(os.getenv('DEVSTRAL_TEST_RANGE') .. 'DevstralRewrite')
+  wait_until(function()
+    local state = require('devstral').state
+    if state.status == 'error' then
+      error('the server answered with an error: ' .. tostring(state.last_error))
+    end
+    return api.nvim_buf_get_changedtick(0) ~= tick
+  end, 20000, 'the rewrite edit')
+  sleep(100)
+  step('applied')
+end
+
 -- Ghost text (Neovim 0.10+): appears as an extmark after typing, a word and then the rest are
 -- accepted with the plugin's keys.
 function scenarios.ghost()

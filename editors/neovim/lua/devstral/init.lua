@@ -150,14 +150,23 @@ local function on_attach(client, bufnr)
   end
 end
 
+--- Settings as a JSON object even when empty (an empty Lua table would be sent as []).
+local function settings_object()
+  local s = M.config.settings
+  if s == nil or vim.tbl_isempty(s) then
+    return vim.empty_dict()
+  end
+  return s
+end
+
 local function lsp_config()
   return {
     name = M.name,
     cmd = M.config.cmd,
     filetypes = M.config.filetypes,
     root_markers = M.config.root_markers,
-    init_options = M.config.settings,
-    settings = { devstral = M.config.settings },
+    init_options = settings_object(),
+    settings = { devstral = settings_object() },
     capabilities = capabilities(),
     handlers = handlers(),
     on_attach = on_attach,
