@@ -39,8 +39,9 @@ def fit_to_range(original: str, new: str, *, line_prefix: str = "", newline: str
     trailing = _TRAILING_BREAKS.search(original)
     tail = trailing.group(0) if trailing else ""
     body = new.rstrip("\n")
-    if not original.strip() and not body.strip():
-        body = ""
+    if not body.strip():
+        # Deleting the code (a fix removing an unused import) removes its lines entirely.
+        return ""
     if newline != "\n":
         body = body.replace("\n", newline)
     return body + tail

@@ -154,8 +154,12 @@ def parse_code_reply(
     language: str | None = None,
     tool_calls: Sequence[ToolCallText] = (),
     finish_reason: str | None = None,
+    allow_empty: bool = False,
 ) -> str:
-    """The code the model proposes for the range (line endings `\\n`), or `ReplyError`."""
+    """The code the model proposes for the range (line endings `\\n`), or `ReplyError`.
+
+    `allow_empty`: an empty block is a valid answer (a fix that deletes the lines).
+    """
     content = content or ""
     calls = [c for c in tool_calls if c.name == "str_replace_editor"]
     if not calls:
@@ -171,7 +175,7 @@ def parse_code_reply(
             # An unclosed fence is accepted (models forget it) unless the reply was truncated.
             raise ReplyError("Devstral's answer was cut off (token limit); nothing was changed.")
         block = _pick_block(blocks, language)
-        if not block.text.strip() and original.strip():
+        if not block.text.strip() and original.strip() and not allow_empty:
             raise ReplyError("Devstral's answer contained an empty code block; nothing was "
                              "changed.")
         return block.text

@@ -379,7 +379,8 @@ async def compute_edit(ls: DevstralServer, action: ActionId, data: dict[str, Any
     progress.report("applying the answer")
     try:
         new = parse_code_reply(reply.content, original=inp.selection, language=inp.language,
-                               tool_calls=reply.tool_calls, finish_reason=reply.finish_reason)
+                               tool_calls=reply.tool_calls, finish_reason=reply.finish_reason,
+                               allow_empty=action is ActionId.FIX)
     except ReplyError as exc:
         log.info("unusable reply: %r", reply.content[:500])
         raise ActionFailed(str(exc)) from exc

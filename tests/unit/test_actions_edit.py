@@ -12,6 +12,7 @@ def test_trailing_newline_follows_the_range() -> None:
     assert fit_to_range("x = 1\n", "x = 2") == "x = 2\n"
     assert fit_to_range("x = 1", "x = 2\n\n") == "x = 2"
     assert fit_to_range("x = 1\n\n", "x = 2\n") == "x = 2\n\n"
+    assert fit_to_range("import os\n", "\n") == ""
 
 
 def test_first_line_not_indented_twice() -> None:
