@@ -92,3 +92,19 @@ def test_code_action_applies_its_edit(fake: FakeBackend, tmp_path: Path) -> None
     assert res is not None and res.get("ok") is True, describe(run)
     assert '"""Return the sum of a and b."""' in res["text"], describe(run)
     assert "print(add(1, 2))" in res["text"], describe(run)
+
+
+def test_rewrite_command_applies_the_edit(fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = routed("+ b", docstring=DOCSTRING_REPLY)
+    run = run_emacs(
+        fake,
+        tmp_path,
+        "rewrite",
+        {"calc.py": ADD},
+        "calc.py",
+        DEVSTRAL_TEST_INSTRUCTION="add a docstring",
+    )
+    res = run.result
+    assert res is not None and res.get("ok") is True, describe(run)
+    assert '"""Return the sum of a and b."""' in res["text"], describe(run)
+    assert res["text"].endswith("print(add(1, 2))\n"), describe(run)

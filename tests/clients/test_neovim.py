@@ -151,3 +151,29 @@ def test_ghost_text_appears_and_is_accepted(fake: FakeBackend, tmp_path: Path) -
     assert res["line_accepted"] == "    return a + b", describe(run)
     assert res["cursor"] == [2, len("    return a + b")]
     assert "print(add(1, 2))" in res["lines"]
+
+
+def test_multiline_ghost_text_uses_virtual_lines(fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = Reply.text("    total = sum(xs)\n    return total / len(xs)\n")
+    run = run_nvim(
+        "0.11",
+        fake,
+        tmp_path,
+        "ghost",
+        {"stats.py": "def mean(xs):\n\n"},
+        "stats.py",
+        DEVSTRAL_TEST_ROW="2",
+        DEVSTRAL_TEST_TYPE="    ",
+        DEVSTRAL_TEST_GHOST="1",
+        DEVSTRAL_TEST_WORD="0",
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert res["ghost"] == "total = sum(xs)\n    return total / len(xs)", describe(run)
+    [mark] = res["extmarks"]
+    assert mark["virt_text"] == "total = sum(xs)" and mark["virt_lines"] == 1, json.dumps(mark)
+    assert res["lines_accepted"][:3] == [
+        "def mean(xs):",
+        "    total = sum(xs)",
+        "    return total / len(xs)",
+    ], describe(run)

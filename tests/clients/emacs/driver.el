@@ -95,6 +95,17 @@
     (dt-wait (lambda () (/= tick (buffer-modified-tick))) 20 "the code action edit")
     (accept-process-output nil 0.2)))
 
+;; M-x devstral-rewrite on the current line, the instruction given directly; the server's edit
+;; arrives as workspace/applyEdit.
+(defun dt-scenario-rewrite ()
+  (goto-char (point-min))
+  (let ((tick (buffer-modified-tick)))
+    (devstral-rewrite (point-min)
+                      (save-excursion (forward-line 1) (line-end-position))
+                      (getenv "DEVSTRAL_TEST_INSTRUCTION"))
+    (dt-wait (lambda () (/= tick (buffer-modified-tick))) 20 "the rewrite edit")
+    (accept-process-output nil 0.2)))
+
 (condition-case err
     (progn
       (dt-connect)

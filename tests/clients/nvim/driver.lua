@@ -207,6 +207,7 @@ function scenarios.ghost()
     })
   end
   result.line_with_ghost = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
+  if os.getenv('DEVSTRAL_TEST_WORD') ~= '0' then
   keys('<M-Right>', 'mt')
   wait_until(function()
     return api.nvim_buf_get_lines(buf, row - 1, row, false)[1] ~= result.line_with_ghost
@@ -214,12 +215,14 @@ function scenarios.ghost()
   result.line_after_word = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
   result.ghost_after_word = ghost.current_text(buf)
   step('word accepted')
+  end
   keys('<Tab>', 'mt')
   wait_until(function()
     return ghost.current_text(buf) == nil
   end, 3000, 'accept to insert the rest')
   sleep(50)
   result.line_accepted = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
+  result.lines_accepted = api.nvim_buf_get_lines(buf, 0, -1, false)
   result.cursor = api.nvim_win_get_cursor(0)
   step('accepted')
   keys('<Esc>')
