@@ -102,7 +102,7 @@ def _convert_field(name: str, value: Any) -> Any:
     if name in _STRING_FIELDS and not isinstance(value, str):
         raise ValueError("must be a string")
     try:
-        converted = _converter.structure(value, field.type)
+        converted = _converter.structure(value, field.type)  # type: ignore[arg-type]
     except Exception as exc:  # cattrs raises a family of exceptions; all mean "bad value"
         raise ValueError(f"invalid value {value!r}") from exc
     if name in _BOUNDS:

@@ -10,6 +10,7 @@ the protocol adjustments pygls needs for us:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Generator
@@ -102,6 +103,7 @@ class DevstralServer(LanguageServer):
         self.offer_completion_items = True
         self._model: Any = None
         self._closing: Any = None
+        self.warming: Any = None
         self._model_endpoint: Endpoint | None = None
         self.user = UserMessages(self)
         from .completion.pipeline import CompletionPipeline
@@ -114,6 +116,17 @@ class DevstralServer(LanguageServer):
             user=self.user,
         )
         self.context_engine: Any = None
+        self.config_ready = asyncio.Event()
+        """Set once the client's configuration was pulled (or cannot be)."""
+
+    async def wait_configured(self, timeout_s: float = 2.0) -> None:
+        """Let the first requests wait for `workspace/configuration`, not race it."""
+        if not self.config_ready.is_set():
+            try:
+                await asyncio.wait_for(self.config_ready.wait(), timeout_s)
+            except TimeoutError:
+                log.warning("no configuration from the client after %.0fs; going on", timeout_s)
+                self.config_ready.set()
 
     # ----- lifecycle -----------------------------------------------------------------------
     def after_initialize(self, result: types.InitializeResult) -> None:
@@ -124,21 +137,28 @@ class DevstralServer(LanguageServer):
             result.capabilities.completion_provider = None
 
     def apply_settings(self, *, announce: bool = True) -> list[str]:
-        """Rebuild settings from every layer; report problems once; swap the model client."""
+        """Rebuild settings from every layer; swap the endpoint; report problems once.
+
+        With `announce=False` (during `initialize`, before the client can show messages)
+        problems are kept and shown by the next announcing call.
+        """
         settings, problems = build_settings(self.environ, self.init_options, self.client_config)
-        problems = self._pending_problems + problems
-        self._pending_problems = []
-        self.settings = settings
-        self.endpoint = resolve_endpoint(settings, self.environ)
+        endpoint = resolve_endpoint(settings, self.environ)
+        changed = settings != self.settings or endpoint != self.endpoint
+        self.settings, self.endpoint = settings, endpoint
         from .logging_setup import set_level
 
         set_level(settings.log_level)
-        self.pipeline.settings_changed()
+        if changed:
+            self.pipeline.settings_changed()
+        if not announce:
+            return problems
+        problems = [p for p in self._pending_problems + problems if p not in self._announced]
+        self._pending_problems = []
+        self._announced.update(problems)
         for problem in problems:
             log.warning("settings: %s", problem)
-        problems = [p for p in problems if p not in self._announced]
-        self._announced.update(problems)
-        if problems and announce:
+        if problems:
             self.user.show_warning(
                 "devstral-lsp settings: " + "; ".join(problems[:3])
                 + (f" (+{len(problems) - 3} more, see the log)" if len(problems) > 3 else "")
@@ -159,8 +179,6 @@ class DevstralServer(LanguageServer):
             self._model = ModelClient(self.endpoint)
             self._model_endpoint = self.endpoint
             if old is not None:
-                import asyncio
-
                 self._closing = asyncio.ensure_future(old.aclose())
         return self._model
 
@@ -181,8 +199,18 @@ class DevstralServer(LanguageServer):
         if doc is None:
             return None
         if self.context_engine is not None:
-            return self.context_engine.build_for(self, doc, offset)
-        return basic_context(doc, offset, self.relative_path(uri))
+            ctx = self.context_engine.build_for(self, doc, offset)
+        else:
+            ctx = basic_context(doc, offset, self.relative_path(uri))
+        if ctx is not None and "\r" in ctx.prefix + ctx.suffix:
+            # The model sees "\n" only; answers get the file's line ending back on the way out.
+            ctx.prefix = normalize_newlines(ctx.prefix)
+            ctx.suffix = normalize_newlines(ctx.suffix)
+        return ctx
+
+
+def normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def basic_context(doc: Document, offset: int, path: str) -> PromptContext:

@@ -43,6 +43,9 @@ class TypedThroughCache:
     def forget(self, uri: str) -> None:
         self._shown.pop(uri, None)
 
+    def clear(self) -> None:
+        self._shown.clear()
+
     def lookup(self, uri: str, read: Read, offset: int) -> str | None:
         """The rest of the latest suggestion if the user typed its beginning, else None."""
         shown = self._shown.get(uri)

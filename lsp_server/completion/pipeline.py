@@ -142,7 +142,9 @@ class CompletionPipeline:
             flight.task.cancel()
 
     def settings_changed(self) -> None:
+        """Another model or prompt gives other answers: nothing cached still holds."""
         self.lru.clear()
+        self.typed.clear()
         self._shown_problems.clear()
         self.health.record_success()
 
@@ -247,9 +249,9 @@ class CompletionPipeline:
             "model_ms": model_s * 1000,
             "overhead_ms": (total_s - debounce_s - model_s) * 1000,
         }
-        self.lru.put(key, suggestion)
         if not suggestion:
-            return None
+            return None  # not cached: an empty answer is worth asking again
+        self.lru.put(key, suggestion)
         self.typed.remember(uri, read, offset, suggestion)
         alternatives = []
         if "\n" in suggestion.strip("\n"):

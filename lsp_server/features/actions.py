@@ -607,8 +607,32 @@ def _argument(args: tuple[Any, ...]) -> dict[str, Any]:
     return args[0]
 
 
+def _link_request_cancel(ls: DevstralServer) -> None:
+    """Make `$/cancelRequest` of a `workspace/executeCommand` cancel this handler task.
+
+    pygls runs commands through its built-in generator handler: the request's future is a
+    plain `Future` and the command's task has an internal id, so cancelling the request does
+    not reach the task (the model call would go on and apply its edit later). The task still
+    sees the request id in pygls' context variable; chain the two.
+    """
+    task = asyncio.current_task()
+    msg_id = ls.protocol.msg_id
+    futures = getattr(ls.protocol, "_request_futures", None)
+    outer = futures.get(msg_id) if futures is not None and msg_id is not None else None
+    if task is None or outer is None or outer is task:
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_done(f: Any) -> None:
+        if f.cancelled() and not task.done():
+            loop.call_soon_threadsafe(task.cancel)
+
+    outer.add_done_callback(on_done)
+
+
 async def _guard(ls: DevstralServer, coro: Any) -> Any:
     """Every failure becomes one message and a result; nothing is applied."""
+    _link_request_cancel(ls)
     try:
         return await coro
     except ActionFailed as exc:

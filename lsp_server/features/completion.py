@@ -34,6 +34,7 @@ def _line_before(doc: Document, offset: int) -> str:
 
 async def _suggest(ls: DevstralServer, uri: str, pos: types.Position, invoked: bool
                    ) -> tuple[Document, int, Suggestion] | None:
+    await ls.wait_configured()
     doc = ls.documents.get(uri)
     if doc is None:
         log.info("completion for %s, which is not open: nothing to do", uri)
@@ -50,17 +51,23 @@ def snippet_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("$", "\\$").replace("}", "\\}")
 
 
+def _with_eol(doc: Document, text: str) -> str:
+    eol = doc.line_ending()
+    return text.replace("\n", eol) if eol != "\n" else text
+
+
 def inline_items(doc: Document, offset: int, pos: types.Position, suggestion: Suggestion,
                  encoding_line_start: types.Position) -> list[types.InlineCompletionItem]:
     before = _line_before(doc, offset)
     rng = types.Range(start=encoding_line_start, end=pos)
     texts = [suggestion.text, *suggestion.alternatives]
-    return [types.InlineCompletionItem(insert_text=before + t, range=rng) for t in texts]
+    return [types.InlineCompletionItem(insert_text=before + _with_eol(doc, t), range=rng)
+            for t in texts]
 
 
 def completion_items(
     doc: Document, offset: int, pos: types.Position, word_start: types.Position,
-    suggestion: Suggestion, snippets: bool,
+    suggestion: Suggestion, snippets: bool, markdown: bool = True,
 ) -> list[types.CompletionItem]:
     word = _WORD.search(_line_before(doc, offset))
     typed = word.group(0) if word else ""
@@ -70,14 +77,16 @@ def completion_items(
         first_line = full.split("\n", 1)[0]
         label = first_line if first_line.strip() else full.strip().split("\n", 1)[0]
         rng = types.Range(start=word_start, end=pos)
-        new_text = snippet_escape(full) if snippets else full
+        eol_text = _with_eol(doc, full)
+        new_text = snippet_escape(eol_text) if snippets else eol_text
         items.append(types.CompletionItem(
             label=label,
             kind=types.CompletionItemKind.Snippet if snippets else types.CompletionItemKind.Text,
             detail="Devstral",
-            documentation=types.MarkupContent(
-                kind=types.MarkupKind.Markdown,
-                value=f"```{doc.language_id}\n{full}\n```",
+            documentation=(
+                types.MarkupContent(kind=types.MarkupKind.Markdown,
+                                    value=f"```{doc.language_id}\n{full}\n```")
+                if markdown else full
             ),
             filter_text=first_line or typed,
             sort_text=f"0000{rank}",
@@ -89,10 +98,20 @@ def completion_items(
     return items
 
 
-def _snippet_support(ls: DevstralServer) -> bool:
+def _item_caps(ls: DevstralServer) -> types.ClientCompletionItemOptions | None:
     td = ls.client_capabilities.text_document
-    item = td.completion.completion_item if td and td.completion else None
+    return td.completion.completion_item if td and td.completion else None
+
+
+def _snippet_support(ls: DevstralServer) -> bool:
+    item = _item_caps(ls)
     return bool(item and item.snippet_support)
+
+
+def _markdown_docs(ls: DevstralServer) -> bool:
+    item = _item_caps(ls)
+    formats = item.documentation_format if item else None
+    return bool(formats and types.MarkupKind.Markdown in formats)
 
 
 def register(server: DevstralServer) -> None:
@@ -135,5 +154,5 @@ def register(server: DevstralServer) -> None:
         return types.CompletionList(
             is_incomplete=True,
             items=completion_items(doc, offset, params.position, word_start, suggestion,
-                                   _snippet_support(ls)),
+                                   _snippet_support(ls), _markdown_docs(ls)),
         )

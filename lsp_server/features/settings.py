@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
-from ..config import build_settings
 from ..server import DevstralServer, uri_to_path
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,8 @@ def register(server: DevstralServer) -> None:
             ls._pending_problems.append("initializationOptions must be an object; ignored")
         ls.roots = _roots(params)
         ls.client_has_inline = _client_has_inline(params.capabilities)
-        settings, _ = build_settings(ls.environ, ls.init_options)
-        mode = settings.completion_items
+        ls.apply_settings(announce=False)
+        mode = ls.settings.completion_items
         ls.offer_completion_items = mode == "always" or (
             mode == "auto" and not ls.client_has_inline
         )
@@ -57,8 +57,14 @@ def register(server: DevstralServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DevstralServer, params: types.InitializedParams) -> None:
-        if not await pull_configuration(ls):
-            ls.apply_settings()
+        from ..model.client import warm_up
+
+        ls.warming = asyncio.ensure_future(warm_up())
+        try:
+            if not await pull_configuration(ls):
+                ls.apply_settings()
+        finally:
+            ls.config_ready.set()
         if ls.context_engine is not None:
             ls.context_engine.start(ls.roots)
 

@@ -26,7 +26,7 @@ def register(server: DevstralServer) -> None:
         if doc is None:
             log.warning("didChange for a document that is not open: %s", uri)
             return
-        changes = []
+        changes: list[tuple[str, tuple[int, int, int, int] | None]] = []
         deletion = True
         for change in params.content_changes:
             if isinstance(change, types.TextDocumentContentChangePartial):

@@ -135,6 +135,25 @@ def translate_error(exc: BaseException, endpoint: Endpoint) -> BackendError:
     return BackendError("connection", f"request to {where} failed: {type(exc).__name__}")
 
 
+_warm: asyncio.Future[object] | None = None
+
+
+async def warm_up() -> None:
+    """Import `openai` in a worker thread (once), so neither `initialize` nor the event loop
+    pays the ~0.5 s import; the first completion waits for it outside its own deadline."""
+    global _warm
+    import sys
+
+    if "openai" in sys.modules and _warm is None:
+        return
+    if _warm is None:
+        import importlib
+
+        loop = asyncio.get_running_loop()
+        _warm = loop.run_in_executor(None, lambda: importlib.import_module("openai"))
+    await asyncio.shield(_warm)
+
+
 class ModelClient:
     """One AsyncOpenAI client per endpoint, rebuilt when the settings change it."""
 
@@ -175,6 +194,8 @@ class ModelClient:
         Raises BackendError on any failure, TimeoutError is folded into it; cancellation
         propagates (and closes the stream).
         """
+        await warm_up()
+        self.client  # noqa: B018 - build the client outside the deadline
         started = time.monotonic()
         result = StreamResult(text="")
         try:
@@ -261,6 +282,7 @@ class ModelClient:
 
     async def list_models(self, timeout_s: float = 10.0) -> list[str]:
         """Model ids the endpoint lists (for `doctor`)."""
+        await warm_up()
         try:
             async with asyncio.timeout(timeout_s):
                 page = await self.client.models.list()
@@ -282,6 +304,7 @@ class ModelClient:
         tools: list[dict[str, Any]] | None = None,
     ) -> Any:
         """One non-streamed chat call (code actions); returns the ChatCompletion."""
+        await warm_up()
         import openai
 
         try:

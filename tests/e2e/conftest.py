@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -117,12 +119,8 @@ def change_doc(lsp: LanguageClient, uri: str, version: int, start: tuple[int, in
 
 async def inline(lsp: LanguageClient, uri: str, line: int, character: int,
                  invoked: bool = True) -> types.InlineCompletionList | None:
-    kind = (types.InlineCompletionTriggerKind.Invoked if invoked
-            else types.InlineCompletionTriggerKind.Automatic)
-    result = await lsp.text_document_inline_completion_async(types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=line, character=character),
-        context=types.InlineCompletionContext(trigger_kind=kind)))
+    result = await lsp.text_document_inline_completion_async(
+        inline_params(uri, line, character, invoked))
     assert result is None or isinstance(result, types.InlineCompletionList)
     return result
 
@@ -137,6 +135,28 @@ async def complete(lsp: LanguageClient, uri: str, line: int, character: int,
         context=types.CompletionContext(trigger_kind=kind)))
     assert isinstance(result, types.CompletionList)
     return result
+
+
+def send_cancellable(lsp: LanguageClient, method: str, params: Any
+                     ) -> tuple[str, asyncio.Future[Any]]:
+    """Send a request with a known id so a test can `$/cancelRequest` it like an editor."""
+    msg_id = f"cancellable-{uuid.uuid4().hex[:8]}"
+    future = lsp.protocol.send_request(method, params, msg_id=msg_id)
+    return msg_id, asyncio.wrap_future(future)
+
+
+def cancel_request(lsp: LanguageClient, msg_id: str) -> None:
+    lsp.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+
+
+def inline_params(uri: str, line: int, character: int, invoked: bool = True
+                  ) -> types.InlineCompletionParams:
+    kind = (types.InlineCompletionTriggerKind.Invoked if invoked
+            else types.InlineCompletionTriggerKind.Automatic)
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=kind))
 
 
 def utf16_len(s: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from lsprotocol import types
@@ -81,7 +82,9 @@ async def test_completion_items_cover_the_typed_word(fake: FakeBackend, client: 
         assert (edit.range.start.line, edit.range.start.character) == (4, 21)
         assert (edit.range.end.line, edit.range.end.character) == (4, 23)
         doc = item.documentation
-        assert isinstance(doc, types.MarkupContent) and "radius ** 2" in doc.value
+        doc_text = doc.value if isinstance(doc, types.MarkupContent) else doc
+        assert doc_text is not None and "radius ** 2" in doc_text
+        assert isinstance(doc, types.MarkupContent) == (client != "emacs-eglot-1.9")
         snippet = item.insert_text_format == types.InsertTextFormat.Snippet
         assert snippet == (client == "neovim-0.11.4")
         applied = apply_edit(text, edit.range, edit.new_text, encoding_of(result))
@@ -140,7 +143,7 @@ async def test_emoji_before_cursor_on_the_same_line(fake: FakeBackend) -> None:
 async def test_unknown_document_gives_empty_result(fake: FakeBackend) -> None:
     async with lsp_session(fake_env(fake)) as (lsp, _):
         got = await inline(lsp, "file:///nowhere/x.py", 0, 0)
-        assert got is not None and got.items == []
+        assert got is not None and not got.items
     assert fake.completion_requests == []
 
 
@@ -155,7 +158,7 @@ async def test_prefix_mode_on_mistral_strips_the_echoed_prefix(fake: FakeBackend
     req = fake.completion_requests[0]
     last = req.body["messages"][-1]
     assert last == {"role": "assistant", "content": "    return a", "prefix": True}
-    assert req.body["stop"] == ["\n"]
+    assert "stop" not in req.body  # end of line: a multi-line answer is allowed
 
 
 async def test_fim_mode_uses_completions_with_suffix(fake: FakeBackend) -> None:
@@ -187,16 +190,19 @@ async def test_typing_along_a_suggestion_needs_no_new_call(fake: FakeBackend) ->
 
 
 async def test_cancel_closes_the_model_stream(fake: FakeBackend) -> None:
+    from .conftest import cancel_request, inline_params, send_cancellable
+
     fake.enqueue(Reply.hang())
     async with lsp_session(fake_env(fake), client="vscode-inline") as (lsp, _):
         open_doc(lsp, URI, SOURCE)
-        task = asyncio.ensure_future(inline(lsp, URI, 1, 12))
+        msg_id, future = send_cancellable(
+            lsp, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(URI, 1, 12))
         [req] = await fake.wait_for_requests_async(1)
-        loop = asyncio.get_running_loop()
-        cancelled_at = loop.time()
-        task.cancel()
+        cancelled_at = time.monotonic()
+        cancel_request(lsp, msg_id)
         await req.wait_done_async(timeout=2.0)
-        assert req.client_disconnected
-        assert req.t_disconnected is not None
-        # Cancelling in pytest-lsp sends $/cancelRequest; the backend sees the close promptly.
+        assert req.client_disconnected and req.t_disconnected is not None
+        # Generous bound for a busy CI machine; bench/ measures the real figure.
         assert req.t_disconnected - cancelled_at < 0.5
+        with pytest.raises(Exception, match="cancel"):
+            await asyncio.wait_for(future, 2.0)

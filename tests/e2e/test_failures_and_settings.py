@@ -31,7 +31,7 @@ async def test_no_key_says_exactly_what_to_set(fake: FakeBackend) -> None:
         open_doc(lsp, URI, TEXT)
         for _ in range(3):
             got = await inline(lsp, URI, 1, 12)
-            assert got is not None and got.items == []
+            assert got is not None and not got.items
         errors = _errors(lsp)
         assert len(errors) == 1
         assert "DEVSTRAL_API_KEY" in errors[0] and "MISTRAL_API_KEY" in errors[0]
@@ -42,7 +42,7 @@ async def test_generic_provider_without_endpoint_names_the_variable() -> None:
     async with lsp_session(server_env({"DEVSTRAL_PROVIDER": "openai"})) as (lsp, _):
         open_doc(lsp, URI, TEXT)
         got = await inline(lsp, URI, 1, 12)
-        assert got is not None and got.items == []
+        assert got is not None and not got.items
         [error] = _errors(lsp)
         assert "DEVSTRAL_BASE_URL" in error
 
@@ -53,12 +53,12 @@ async def test_outage_one_message_backoff_invoked_still_tries_then_recovers(
     fake.enqueue(Reply.error(503, "overloaded"), Reply.error(503, "overloaded"))
     async with lsp_session(fake_env(fake), init_options={"debounceMs": 0}) as (lsp, _):
         open_doc(lsp, URI, TEXT)
-        assert (await inline(lsp, URI, 1, 12, invoked=False)).items == []  # type: ignore[union-attr]
+        assert (await inline(lsp, URI, 1, 12, invoked=False)).items == ()  # type: ignore[union-attr]
         # Automatic requests back off: no backend call.
-        assert (await inline(lsp, URI, 1, 12, invoked=False)).items == []  # type: ignore[union-attr]
+        assert (await inline(lsp, URI, 1, 12, invoked=False)).items == ()  # type: ignore[union-attr]
         assert len(fake.completion_requests) == 1
         # An explicit request always tries the backend (and fails again: no second popup).
-        assert (await inline(lsp, URI, 1, 12, invoked=True)).items == []  # type: ignore[union-attr]
+        assert (await inline(lsp, URI, 1, 12, invoked=True)).items == ()  # type: ignore[union-attr]
         assert len(fake.completion_requests) == 2
         fake.enqueue(Reply.text(" + b"))
         got = await inline(lsp, URI, 1, 12, invoked=True)
@@ -89,11 +89,11 @@ async def test_hanging_backend_is_cut_at_the_deadline(fake: FakeBackend) -> None
         open_doc(lsp, URI, TEXT)
         started = time.monotonic()
         got = await inline(lsp, URI, 1, 12)
-        assert got is not None and got.items == []
+        assert got is not None and not got.items
         assert time.monotonic() - started < 3.0
         [error] = _errors(lsp)
         assert "did not answer in time" in error
-    [req] = fake.completion_requests
+    [req] = fake.requests
     assert req.wait_done(2.0).client_disconnected
 
 
@@ -103,7 +103,7 @@ async def test_reset_and_malformed_stream_give_empty_results(fake: FakeBackend) 
         open_doc(lsp, URI, TEXT)
         for _ in range(3):
             got = await inline(lsp, URI, 1, 12)
-            assert got is not None and got.items == []
+            assert got is not None and not got.items
         fake.enqueue(Reply.text(" + b"))
         got = await inline(lsp, URI, 1, 12)
         assert got is not None and got.items[0].insert_text == "    return a + b"
@@ -124,7 +124,7 @@ async def test_settings_precedence_and_invalid_values(fake: FakeBackend) -> None
         body = fake.completion_requests[-1].body
         assert body["model"] == "from-config"
         assert body["temperature"] == 0.05
-        assert body["max_tokens"] == 64  # default 128, capped for a single line
+        assert body["max_tokens"] == 128  # the default survives the invalid value
 
         # didChangeConfiguration pulls the section again.
         lsp.set_configuration({"model": "changed", "maxTokens": 32}, section="devstral")
