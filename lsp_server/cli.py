@@ -78,9 +78,9 @@ def _offline_server(path: Path) -> tuple[Any, Any, str]:
     uri = path.resolve().as_uri()
     doc = server.documents.open(uri, text, 0, language_of(path))
     server.encoding = PositionEncoding.UTF32
-    if server.context_engine is not None:
-        server.context_engine.start_sync(server.roots)
-        server.context_engine.on_open(uri, text, doc.language_id)
+    server.context.on_open(uri, text, doc.language_id)
+    server.context.start(server.roots)
+    server.context.engine.wait_until_indexed(timeout=20.0)
     return server, doc, uri
 
 
@@ -137,9 +137,8 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     offset = _offset(doc, line, col)
     ctx = server.build_completion_context(uri, offset)
     if ctx is None:
-        reason = "this file is excluded from what is sent to the model"
-        if server.context_engine is not None:
-            reason = server.context_engine.blocked_reason_for(uri) or reason
+        reason = (server.context.blocked_reason(uri)
+                  or "this file is excluded from what is sent to the model")
         print(f"devstral-lsp: nothing would be sent: {reason}", file=sys.stderr)
         return 0
     endpoint = server.endpoint

@@ -25,7 +25,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from . import __version__
 from .config import Endpoint, build_settings, resolve_endpoint
 from .context.types import PromptContext
-from .documents import Document, DocumentStore, PositionEncoding
+from .documents import DocumentStore, PositionEncoding
 
 log = logging.getLogger("lsp_server")
 
@@ -115,7 +115,11 @@ class DevstralServer(LanguageServer):
             build_context=self.build_completion_context,
             user=self.user,
         )
-        self.context_engine: Any = None
+        from .context.engine import ContextEngine
+        from .context.live import LiveContext
+
+        self.context = LiveContext(ContextEngine(budget_tokens=self.settings.context_tokens),
+                                   self.documents)
         self.config_ready = asyncio.Event()
         """Set once the client's configuration was pulled (or cannot be)."""
 
@@ -183,25 +187,20 @@ class DevstralServer(LanguageServer):
         return self._model
 
     # ----- documents and context -----------------------------------------------------------
+    @property
+    def context_engine(self) -> Any:
+        """The engine behind `context` (its privacy guard is shared with code actions)."""
+        return self.context.engine
+
     def relative_path(self, uri: str) -> str:
-        path = uri_to_path(uri)
-        if path is None:
-            return uri
-        for root in self.roots:
-            try:
-                return path.relative_to(root).as_posix()
-            except ValueError:
-                continue
-        return path.name
+        """Workspace-relative path as shown to the model."""
+        return str(self.context.engine.label(uri_to_path(uri), uri))
 
     def build_completion_context(self, uri: str, offset: int) -> PromptContext | None:
         doc = self.documents.get(uri)
         if doc is None:
             return None
-        if self.context_engine is not None:
-            ctx = self.context_engine.build_for(self, doc, offset)
-        else:
-            ctx = basic_context(doc, offset, self.relative_path(uri))
+        ctx = self.context.build(doc, offset, self.settings.context_tokens)
         if ctx is not None and "\r" in ctx.prefix + ctx.suffix:
             # The model sees "\n" only; answers get the file's line ending back on the way out.
             ctx.prefix = normalize_newlines(ctx.prefix)
@@ -211,21 +210,6 @@ class DevstralServer(LanguageServer):
 
 def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def basic_context(doc: Document, offset: int, path: str) -> PromptContext:
-    """Windows of the current file only, cut at line boundaries (no cross-file context)."""
-    before, after = doc.window(offset, 6000, 2000)
-    prefix_truncated = len(before) == 6000 and offset > 6000
-    if prefix_truncated and "\n" in before:
-        before = before[before.index("\n") + 1:]
-    suffix_truncated = len(after) == 2000
-    if suffix_truncated and "\n" in after:
-        after = after[: after.rindex("\n")]
-    return PromptContext(
-        path=path, language_id=doc.language_id, prefix=before, suffix=after,
-        prefix_truncated=prefix_truncated, suffix_truncated=suffix_truncated,
-    )
 
 
 class UserMessages:

@@ -65,8 +65,12 @@ def register(server: DevstralServer) -> None:
                 ls.apply_settings()
         finally:
             ls.config_ready.set()
-        if ls.context_engine is not None:
-            ls.context_engine.start(ls.roots)
+        ls.context.start(ls.roots)
+        await _watch_files(ls)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: DevstralServer, params: None) -> None:
+        ls.context.stop()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(
@@ -78,6 +82,26 @@ def register(server: DevstralServer) -> None:
             section = params.settings.get("devstral", params.settings)
             ls.client_config = section if isinstance(section, dict) else None
             ls.apply_settings()
+
+
+async def _watch_files(ls: DevstralServer) -> None:
+    """Ask the client to report file changes on disk, so the symbol index stays current."""
+    ws = ls.client_capabilities.workspace
+    watched = ws.did_change_watched_files if ws else None
+    if watched is None or not watched.dynamic_registration:
+        return
+    try:
+        await ls.client_register_capability_async(types.RegistrationParams(registrations=[
+            types.Registration(
+                id="devstral-watch",
+                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=[
+                    types.FileSystemWatcher(glob_pattern="**/*"),
+                ]),
+            )
+        ]))
+    except Exception as exc:
+        log.info("file watching not available: %s", exc)
 
 
 async def pull_configuration(ls: DevstralServer) -> bool:

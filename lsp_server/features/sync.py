@@ -16,8 +16,7 @@ def register(server: DevstralServer) -> None:
     def did_open(ls: DevstralServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
         ls.documents.open(doc.uri, doc.text, doc.version, doc.language_id)
-        if ls.context_engine is not None:
-            ls.context_engine.on_open(doc.uri, doc.text, doc.language_id)
+        ls.context.on_open(doc.uri, doc.text, doc.language_id)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DevstralServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -38,24 +37,25 @@ def register(server: DevstralServer) -> None:
             else:
                 changes.append((change.text, None))
                 deletion = False
-        before = ls.context_engine is not None and ls.context_engine.wants_old_text
-        old_text = doc.text if before else None
         ls.documents.change(uri, changes, params.text_document.version, ls.encoding)
         ls.pipeline.note_edit(uri, deletion=deletion and bool(changes))
-        if ls.context_engine is not None:
-            ls.context_engine.on_change(uri, old_text, doc)
+        ls.context.on_change(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: DevstralServer, params: types.DidSaveTextDocumentParams) -> None:
-        if ls.context_engine is not None:
-            doc = ls.documents.get(params.text_document.uri)
-            if doc is not None:
-                ls.context_engine.on_save(doc.uri, doc.text)
+        ls.context.on_save(params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: DevstralServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.documents.close(uri)
         ls.pipeline.forget(uri)
-        if ls.context_engine is not None:
-            ls.context_engine.on_close(uri)
+        ls.context.on_close(uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(
+        ls: DevstralServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        for event in params.changes:
+            if event.uri not in ls.documents:  # open buffers are the truth for open files
+                ls.context.on_watched_file(event.uri, int(event.type))
