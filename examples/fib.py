@@ -1,11 +1,11 @@
-"""A tiny example to try `devstral-lsp complete examples/fib.py:8:5` on."""
+"""Fibonacci numbers, iteratively."""
 
 
 def fibonacci(n: int) -> int:
     """Return the n-th Fibonacci number (fibonacci(0) == 0)."""
     a, b = 0, 1
     for _ in range(n):
-    
+        
     return a
 
 

@@ -271,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command != "serve":
         from .logging_setup import configure
 
-        configure(verbose=args.verbose, log_file=args.log_file, level="warning"
-                  if not args.verbose else "debug")
+        configure(verbose=args.verbose, log_file=args.log_file,
+                  level="debug" if args.verbose else "warning", pinned=True)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

@@ -49,8 +49,11 @@ class LspLogHandler(logging.Handler):
 
 
 def configure(*, verbose: int = 0, log_file: str | None = None, level: str | None = None,
-              to_stderr: bool = True) -> None:
-    """Set up handlers for the `lsp_server` tree; `-v` = debug; DEVSTRAL_LOG_LEVEL as well."""
+              to_stderr: bool = True, pinned: bool = False) -> None:
+    """Set up handlers for the `lsp_server` tree; `-v` = debug; DEVSTRAL_LOG_LEVEL as well.
+
+    `pinned` keeps the level against the `logLevel` setting (the CLI's quiet default).
+    """
     logger = logging.getLogger(ROOT)
     logger.propagate = False
     for handler in list(logger.handlers):
@@ -70,9 +73,10 @@ def configure(*, verbose: int = 0, log_file: str | None = None, level: str | Non
     chosen = logging.DEBUG if verbose else _LEVELS.get((level or "info").lower(), logging.INFO)
     logger.setLevel(chosen)
     _state["verbose"] = verbose
+    _state["pinned"] = pinned
 
 
-_state: dict[str, Any] = {"verbose": 0}
+_state: dict[str, Any] = {"verbose": 0, "pinned": False}
 
 
 def attach_client(server: Any) -> None:
@@ -83,6 +87,6 @@ def attach_client(server: Any) -> None:
 
 def set_level(level: str) -> None:
     """Apply the `logLevel` setting, unless `-v` asked for debug on the command line."""
-    if _state["verbose"]:
+    if _state["verbose"] or _state["pinned"]:
         return
     logging.getLogger(ROOT).setLevel(_LEVELS.get(level, logging.INFO))

@@ -24,4 +24,5 @@ def register(server: DevstralServer) -> None:
             "lastError": health.last_error,
             "openDocuments": len(ls.documents),
             "positionEncoding": str(ls.encoding),
+            "indexReady": ls.context.engine.wait_until_indexed(0),
         }

@@ -1,11 +1,13 @@
-"""Cross-file context and privacy, end to end: what reaches the request body, and what never does."""
+"""Cross-file context and privacy, end to end: what reaches the request body and what never does."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
+from pytest_lsp import LanguageClient
 
 from tests.fake_backend import FakeBackend, Reply
 from tests.unit.test_context_privacy import SECRETS
@@ -39,6 +41,16 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
+async def wait_for_index(lsp: LanguageClient) -> None:
+    """The workspace index builds in the background after `initialized`; wait for it."""
+    for _ in range(100):
+        stats = await lsp.protocol.send_request_async("devstral/stats", {})
+        if stats["indexReady"] if isinstance(stats, dict) else stats.indexReady:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the workspace index was not built within 5 s")
+
+
 def _user_message(fake: FakeBackend) -> str:
     return str(fake.completion_requests[-1].body["messages"][-1]["content"])
 
@@ -53,6 +65,7 @@ async def test_definition_from_another_file_reaches_the_prompt(
         if opened:
             open_doc(lsp, (project / "shop" / "pricing.py").as_uri(), PRICING)
         open_doc(lsp, cart.as_uri(), CART)
+        await wait_for_index(lsp)
         got = await inline(lsp, cart.as_uri(), 5, 26)
         assert got is not None and got.items
     user = _user_message(fake)
@@ -80,7 +93,8 @@ async def test_seeded_secrets_never_reach_any_request(fake: FakeBackend, project
     secret_lines = "\n".join(f"{name.upper()}_SECRET = {value!r}"
                              for name, value in list(SECRETS.items())[:12])
     settings = project / "shop" / "settings.py"
-    settings_text = f'"""Settings."""\n\n{secret_lines}\n\n\ndef load_settings():\n    return {{}}\n'
+    settings_text = (f'"""Settings."""\n\n{secret_lines}\n\n\n'
+                     "def load_settings():\n    return {}\n")
     settings.write_text(settings_text)
     buffer = f"from shop.settings import load_settings\n{secret_lines}\n\nconfig = load_settings("
     fake.default = Reply.text(")")
