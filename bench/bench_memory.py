@@ -1,0 +1,246 @@
+"""Server resources: CPU per keystroke on a 100k-line file, RSS with 200 open documents.
+
+Run: ``python bench/bench_memory.py [--keys 300] [--lines 100000] [--docs 200]``
+     ``python bench/bench_memory.py --profile /tmp/keys.prof``  (server under cProfile)
+
+CPU: the server's utime+stime (/proc/<pid>/stat, 10 ms ticks) and the sum of its threads'
+schedstat run times (ns) are read before and after N keystrokes typed VS Code style (didChange
++ Automatic inlineCompletion, `$/cancelRequest` for the previous one) in the middle of the
+file; the keystrokes come faster than the debounce, so no model call happens inside the
+window. The cost of the one model call at the end of the burst (context, prompt, HTTP,
+cleanup) is reported separately. The same is done on a small file for comparison.
+
+RSS: /proc/<pid>/status VmRSS after initialize, after the first completion (openai imported,
+HTTP client built), and after opening `--docs` documents of 200–1200 lines each (a completion
+in the last one lets the context engine look at all of them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    LspClient,
+    cpu_ns,
+    cpu_seconds,
+    print_table,
+    python_source,
+    rss_mb,
+    server_env,
+    verdict,
+)
+from tests.fake_backend import FakeBackend, Reply
+
+REPLY = Reply.text("compute_1(alpha, beta)\n    return value\n\n\ndef later():\n    pass\n",
+                   ttft=0.05, tokens_per_s=400)
+
+
+def server_argv(profile: Path | None) -> list[str] | None:
+    if profile is None:
+        return None
+    return [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "lsp_server"]
+
+
+async def keystroke_cpu(fb: FakeBackend, lines: int, keys: int, interval: float,
+                        profile: Path | None = None) -> dict[str, Any]:
+    """CPU per keystroke typing in the middle of a `lines`-line file."""
+    lsp = await LspClient.spawn(server_env(fb.base_url), argv=server_argv(profile))
+    uri = f"file:///tmp/devstral-bench/big_{lines}.py"
+    try:
+        await lsp.initialize("vscode-inline")
+        text = python_source(lines)
+        t_open = time.monotonic()
+        lsp.did_open(uri, text)
+        await lsp.stats()  # round trip: didOpen has been handled
+        open_ms = (time.monotonic() - t_open) * 1000
+        src = text.split("\n")
+        line = src.index("    return scaled", len(src) // 2)
+        char = len(src[line])
+        version = 1
+        # Warm: the first completion imports openai and connects.
+        warm = lsp.inline(uri, line, char, invoked=True)
+        await lsp.flush()
+        await asyncio.wait_for(warm.future, 30)
+        await asyncio.sleep(0.3)
+        before_stats = await lsp.stats()
+        # Idle baseline over a short window.
+        c0, n0, t0 = cpu_seconds(lsp.pid), cpu_ns(lsp.pid), time.monotonic()
+        await asyncio.sleep(1.0)
+        idle_ns_per_s = (cpu_ns(lsp.pid) - n0) / (time.monotonic() - t0)
+        idle_tick_per_s = (cpu_seconds(lsp.pid) - c0) / (time.monotonic() - t0)
+        # Enter + indent, then type.
+        word = "".join(f"v{i % 10}" for i in range(keys))[: keys - 1]
+        stream = ["\n    ", *word]
+        last = None
+        c0, n0, t0 = cpu_seconds(lsp.pid), cpu_ns(lsp.pid), time.monotonic()
+        latencies: list[float] = []
+        for i, k in enumerate(stream):
+            await asyncio.sleep(max(0.0, t0 + i * interval - time.monotonic()))
+            if last is not None and not last.future.done():
+                lsp.cancel(last.id)
+            else:
+                if last is not None:
+                    latencies.append(last.elapsed_ms)
+            version += 1
+            lsp.did_change(uri, version, line, char, k)
+            if "\n" in k:
+                line, char = line + 1, len(k) - 1
+            else:
+                char += len(k)
+            last = lsp.inline(uri, line, char)
+            await lsp.flush()
+        await asyncio.sleep(max(0.0, t0 + len(stream) * interval - time.monotonic()))
+        c1, n1, t1 = cpu_seconds(lsp.pid), cpu_ns(lsp.pid), time.monotonic()
+        assert last is not None
+        await asyncio.wait_for(last.future, 30)
+        await asyncio.sleep(0.2)
+        c2, n2, t2 = cpu_seconds(lsp.pid), cpu_ns(lsp.pid), time.monotonic()
+        after_stats = await lsp.stats()
+        span = t1 - t0
+        n = len(stream)
+        calls = int(after_stats["model_calls"]) - int(before_stats["model_calls"])
+        return {
+            "lines": lines,
+            "chars": len(text),
+            "keystrokes": n,
+            "open_ms": open_ms,
+            "ms_per_key_stat": ((c1 - c0) - idle_tick_per_s * span) / n * 1000,
+            "ms_per_key_schedstat": ((n1 - n0) - idle_ns_per_s * span) / n / 1e6,
+            "idle_ms_per_s": idle_ns_per_s / 1e6,
+            "pause_cpu_ms_stat": ((c2 - c1) - idle_tick_per_s * (t2 - t1)) * 1000,
+            "pause_cpu_ms_schedstat": ((n2 - n1) - idle_ns_per_s * (t2 - t1)) / 1e6,
+            "model_calls": calls,
+            "pause_timings": after_stats.get("last_timings", {}),
+            "prompt_tokens": after_stats.get("last_prompt_tokens", 0),
+            "rss_mb": rss_mb(lsp.pid),
+        }
+    finally:
+        await lsp.close()
+
+
+async def open_documents_rss(fb: FakeBackend, docs: int) -> dict[str, Any]:
+    lsp = await LspClient.spawn(server_env(fb.base_url))
+    try:
+        await lsp.initialize("vscode-inline")
+        await lsp.stats()
+        rss_init = rss_mb(lsp.pid)
+        first = "file:///tmp/devstral-bench/docs/m0.py"
+        lsp.did_open(first, python_source(300))
+        warm = lsp.inline(first, 5, 10, invoked=True)
+        await lsp.flush()
+        await asyncio.wait_for(warm.future, 30)
+        await asyncio.sleep(0.5)
+        rss_warm = rss_mb(lsp.pid)
+        total_chars = 0
+        total_lines = 0
+        for i in range(1, docs):
+            n_lines = 200 + (i * 397) % 1000
+            text = python_source(n_lines, seed=i)
+            total_chars += len(text)
+            total_lines += n_lines
+            lsp.did_open(f"file:///tmp/devstral-bench/docs/m{i}.py", text)
+            if i % 20 == 0:
+                await lsp.flush()
+        await lsp.stats()
+        await asyncio.sleep(0.5)
+        rss_open = rss_mb(lsp.pid)
+        last = f"file:///tmp/devstral-bench/docs/m{docs - 1}.py"
+        pend = lsp.inline(last, 5, 10, invoked=True)
+        await lsp.flush()
+        await asyncio.wait_for(pend.future, 30)
+        stats = await lsp.stats()
+        await asyncio.sleep(0.5)
+        return {
+            "docs": docs,
+            "open_documents": stats.get("openDocuments"),
+            "total_chars": total_chars,
+            "total_lines": total_lines,
+            "rss_after_initialize_mb": rss_init,
+            "rss_after_first_completion_mb": rss_warm,
+            "rss_after_open_mb": rss_open,
+            "rss_after_completion_mb": rss_mb(lsp.pid),
+            "hwm_mb": rss_mb(lsp.pid, "VmHWM"),
+            "completion_timings": stats.get("last_timings", {}),
+        }
+    finally:
+        await lsp.close()
+
+
+async def run(*, lines: int, small_lines: int, keys: int, interval: float, docs: int,
+              profile: Path | None = None) -> dict[str, Any]:
+    with FakeBackend(models=["devstral-small-latest"], default=REPLY) as fb:
+        small = await keystroke_cpu(fb, small_lines, keys, interval)
+        big = await keystroke_cpu(fb, lines, keys, interval, profile)
+        mem = await open_documents_rss(fb, docs)
+    return {"cpu_small": small, "cpu_big": big, "memory": mem}
+
+
+def report(res: dict[str, Any]) -> None:
+    print("\n== CPU per keystroke (VS Code style, keystrokes faster than the debounce) ==")
+    rows = [("figure", "measured", "target", "verdict")]
+    for key in ("cpu_small", "cpu_big"):
+        r = res[key]
+        label = f"{r['lines']} lines ({r['chars'] / 1e6:.1f} M chars)"
+        rows.append((f"ms/key, {label}",
+                     f"{r['ms_per_key_stat']:.2f} ms (stat), {r['ms_per_key_schedstat']:.2f} "
+                     f"ms (schedstat), {r['keystrokes']} keys",
+                     "≤ 2 ms" if key == "cpu_big" else "",
+                     verdict(r["ms_per_key_stat"], 2.0) if key == "cpu_big" else ""))
+        rows.append(("  the pause's model call, CPU",
+                     f"{r['pause_cpu_ms_stat']:.1f} ms (stat), "
+                     f"{r['pause_cpu_ms_schedstat']:.1f} ms (schedstat); "
+                     f"prepare {r['pause_timings'].get('prepare_ms', float('nan')):.1f} ms, "
+                     f"{r['prompt_tokens']} prompt tokens", "", ""))
+        rows.append(("  didOpen round trip", f"{r['open_ms']:.1f} ms", "", ""))
+        rows.append(("  model calls in window", str(r["model_calls"]), "1 (the pause)",
+                     "ok" if r["model_calls"] == 1 else "check"))
+        rows.append(("  idle CPU", f"{r['idle_ms_per_s']:.2f} ms/s", "", ""))
+    print_table(rows)
+    m = res["memory"]
+    print(f"\n== RSS with {m['docs']} open documents ({m['total_lines']} lines, "
+          f"{m['total_chars'] / 1e6:.1f} M chars) ==")
+    print_table([
+        ("figure", "measured", "target", "verdict"),
+        ("RSS after initialize", f"{m['rss_after_initialize_mb']:.1f} MB", "", ""),
+        ("RSS after first completion", f"{m['rss_after_first_completion_mb']:.1f} MB", "",
+         "(openai imported)"),
+        (f"RSS with {m['docs']} documents", f"{m['rss_after_open_mb']:.1f} MB", "", ""),
+        ("  + a completion among them", f"{m['rss_after_completion_mb']:.1f} MB", "≤ 120 MB",
+         verdict(m["rss_after_completion_mb"], 120.0)),
+        ("  peak (VmHWM)", f"{m['hwm_mb']:.1f} MB", "", ""),
+        ("  that completion's prepare", f"{m['completion_timings'].get('prepare_ms', 0):.1f} ms",
+         "", ""),
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lines", type=int, default=100_000, help="lines of the big file")
+    ap.add_argument("--small-lines", type=int, default=1000, help="lines of the small file")
+    ap.add_argument("--keys", type=int, default=300, help="keystrokes per file")
+    ap.add_argument("--interval", type=float, default=0.04, help="seconds between keystrokes")
+    ap.add_argument("--docs", type=int, default=200, help="open documents for the RSS figure")
+    ap.add_argument("--profile", type=Path, help="run the big-file server under cProfile")
+    args = ap.parse_args(argv)
+    t0 = time.monotonic()
+    res = asyncio.run(run(lines=args.lines, small_lines=args.small_lines, keys=args.keys,
+                          interval=args.interval, docs=args.docs, profile=args.profile))
+    report(res)
+    if args.profile:
+        import pstats
+
+        print(f"\nprofile of the big-file server: {args.profile}")
+        pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(25)
+    print(f"\n(total {time.monotonic() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
