@@ -1,0 +1,241 @@
+"""Shared helpers of the reliability suite: sessions with CLI args, a raw JSON-RPC pipe, /proc.
+
+Imported by the tests in this package and by `bench/soak.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from tests.e2e.conftest import REPO, load_capabilities
+
+STATS = "devstral/stats"
+
+
+@asynccontextmanager
+async def session(
+    env: dict[str, str],
+    *,
+    args: list[str] | None = None,
+    client: str = "neovim-0.11.4",
+    init_options: dict[str, Any] | None = None,
+    configuration: dict[str, Any] | None = None,
+    root: Path | None = None,
+) -> AsyncIterator[tuple[LanguageClient, types.InitializeResult]]:
+    """Like `tests.e2e.conftest.lsp_session`, with extra command-line `args`."""
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "lsp_server", *(args or [])], server_env=env)
+    lsp: LanguageClient = await config.start()  # type: ignore[assignment]
+    if configuration is not None:
+        lsp.set_configuration(configuration, section="devstral")
+
+    @lsp.feature(types.WORKSPACE_APPLY_EDIT)
+    def _apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        lsp.applied_edits.append(params)  # type: ignore[attr-defined]
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    lsp.applied_edits = []  # type: ignore[attr-defined]
+    root_uri = root.as_uri() if root else None
+    result = await lsp.initialize_session(types.InitializeParams(
+        capabilities=load_capabilities(client),
+        root_uri=root_uri,
+        workspace_folders=[types.WorkspaceFolder(uri=root_uri, name=root.name)] if root else None,
+        initialization_options=init_options,
+        client_info=types.ClientInfo(name=client),
+    ))
+    try:
+        yield lsp, result
+    finally:
+        await lsp.shutdown_session()
+        await lsp.stop()
+
+
+def server_pid(lsp: LanguageClient) -> int:
+    proc = lsp._server  # pygls keeps the subprocess here
+    assert proc is not None
+    return int(proc.pid)
+
+
+def alive(lsp: LanguageClient) -> bool:
+    proc = lsp._server
+    return proc is not None and proc.returncode is None
+
+
+async def stats(lsp: LanguageClient, timeout: float = 5.0) -> dict[str, Any]:
+    result = await asyncio.wait_for(lsp.protocol.send_request_async(STATS, {}), timeout)
+    out = plain(result)
+    assert isinstance(out, dict), out
+    return out
+
+
+def plain(value: Any) -> Any:
+    """pygls hands untyped results back as namedtuples: turn them into dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def errors(lsp: LanguageClient) -> list[str]:
+    return [m.message for m in lsp.messages if m.type == types.MessageType.Error]
+
+
+def shown(lsp: LanguageClient) -> list[str]:
+    """Every `window/showMessage` text."""
+    return [m.message for m in lsp.messages]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (closed right after it was found free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ----------------------------------------------------------------------------- /proc
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    out: set[str] = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            out.add(target[8:-1])
+    return out
+
+
+def backend_sockets(pid: int, port: int) -> int:
+    """Established TCP sockets of `pid` whose remote end is 127.0.0.1:`port`."""
+    mine = _socket_inodes(pid)
+    count = 0
+    for table in ("tcp", "tcp6"):
+        path = Path(f"/proc/{pid}/net/{table}")
+        if not path.exists():
+            continue
+        for row in path.read_text().splitlines()[1:]:
+            cols = row.split()
+            remote, state, inode = cols[2], cols[3], cols[9]
+            if state == "01" and int(remote.rsplit(":", 1)[1], 16) == port and inode in mine:
+                count += 1
+    return count
+
+
+# ----------------------------------------------------------------------------- raw JSON-RPC
+
+
+class RawServer:
+    """The server over a bare pipe: framing and payloads exactly as the test writes them."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+        self.notifications: list[dict[str, Any]] = []
+        self._responses: dict[Any, dict[str, Any]] = {}
+        self._reader = asyncio.ensure_future(self._read_loop())
+
+    @classmethod
+    async def start(cls, env: dict[str, str]) -> RawServer:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "lsp_server", env=env, cwd=str(REPO),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL)
+        return cls(proc)
+
+    async def _read_loop(self) -> None:
+        out = self.proc.stdout
+        assert out is not None
+        while True:
+            length = None
+            while True:
+                line = await out.readline()
+                if not line:
+                    return
+                if line in (b"\r\n", b"\n"):
+                    break
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value.strip())
+            if length is None:
+                continue
+            msg = json.loads(await out.readexactly(length))
+            if "id" in msg and "method" not in msg:
+                self._responses[msg["id"]] = msg
+            else:
+                self.notifications.append(msg)
+
+    def send_bytes(self, payload: bytes) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        stdin.write(payload)
+
+    def send(self, msg: dict[str, Any] | bytes) -> None:
+        body = msg if isinstance(msg, bytes) else json.dumps(msg).encode()
+        self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    async def request(self, msg_id: int | str, method: str, params: Any,
+                      timeout: float = 10.0) -> dict[str, Any]:
+        self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+        return await self.response(msg_id, timeout)
+
+    async def response(self, msg_id: int | str, timeout: float = 10.0) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while msg_id not in self._responses:
+            if loop.time() > deadline:
+                raise TimeoutError(f"no response to {msg_id!r} in {timeout}s")
+            if self.proc.returncode is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}")
+            await asyncio.sleep(0.005)
+        return self._responses.pop(msg_id)
+
+    def notify(self, method: str, params: Any) -> None:
+        self.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def close(self, timeout: float = 5.0) -> int | None:
+        """shutdown + exit; kill if it does not leave. Returns the exit code."""
+        if self.proc.returncode is None:
+            try:
+                await self.request("shutdown-raw", "shutdown", None, timeout=timeout)
+                self.notify("exit", None)
+                await asyncio.wait_for(self.proc.wait(), timeout)
+            except (TimeoutError, RuntimeError, ConnectionError):
+                if self.proc.returncode is None:
+                    self.proc.kill()
+                    await self.proc.wait()
+        self._reader.cancel()
+        return self.proc.returncode
+
+
+def init_params(client: str = "neovim-0.11.4", root: Path | None = None) -> dict[str, Any]:
+    caps = json.loads((REPO / "tests" / "data" / "client-capabilities" / f"{client}.json")
+                      .read_text())
+    return {"processId": None, "rootUri": root.as_uri() if root else None,
+            "capabilities": caps.get("capabilities", caps),
+            "clientInfo": {"name": client}}
