@@ -239,15 +239,64 @@ def prompt_mode_problem(settings: Settings) -> str | None:
     return None
 
 
+PROJECT_FILE = ".devstral.json"
+_KEY_VARS = ("DEVSTRAL_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY",
+             "BAZAARLINK_API_KEY")
+
+
+def project_layer(
+    layer: Mapping[str, Any] | None,
+    *,
+    environ: Mapping[str, str],
+    user_layers: list[Mapping[str, Any] | None],
+) -> tuple[dict[str, Any], list[str]]:
+    """The part of a repository's `.devstral.json` that may apply, and what was refused.
+
+    A cloned repository controls this file, so it must never be able to carry a key, nor send
+    the user's key somewhere else: `apiKey` is always refused, and `baseUrl`/`provider` are
+    refused while a user-level key is in use (environment, initializationOptions or the
+    editor's settings).
+    """
+    layer = _unwrap(layer)
+    if not layer:
+        return {}, []
+    if not isinstance(layer, Mapping):
+        return {}, [f"{PROJECT_FILE}: must hold a JSON object; ignored"]
+    user_key = any(environ.get(v) for v in _KEY_VARS) or any(
+        isinstance(u, Mapping) and (_unwrap(u) or {}).get("apiKey") for u in user_layers
+    )
+    allowed: dict[str, Any] = {}
+    refused: list[str] = []
+    for key, value in layer.items():
+        if key == "apiKey":
+            refused.append(f"{PROJECT_FILE}: 'apiKey' is refused in project settings; set the "
+                           "key in your environment or editor settings")
+        elif key in ("baseUrl", "provider") and user_key:
+            refused.append(f"{PROJECT_FILE}: '{key}' is refused while your own API key is in "
+                           "use (a repository must not redirect your key)")
+        else:
+            allowed[key] = value
+    return allowed, refused
+
+
 def build_settings(
     environ: Mapping[str, str] | None = None,
     init_options: Mapping[str, Any] | None = None,
     client_config: Mapping[str, Any] | None = None,
+    project: Mapping[str, Any] | None = None,
 ) -> tuple[Settings, list[str]]:
-    """Merge every layer in precedence order; return the settings and the problems found."""
+    """Merge every layer in precedence order; return the settings and the problems found.
+
+    Order: defaults ← environment ← project file (`.devstral.json`, filtered) ←
+    initializationOptions ← workspace/configuration.
+    """
     environ = os.environ if environ is None else environ
     settings = Settings()
     problems = apply_layer(settings, env_layer(environ), "environment")
+    allowed, refused = project_layer(project, environ=environ,
+                                     user_layers=[init_options, client_config])
+    problems += refused
+    problems += apply_layer(settings, allowed, PROJECT_FILE)
     problems += apply_layer(settings, _unwrap(init_options), "initializationOptions")
     problems += apply_layer(settings, _unwrap(client_config), "workspace/configuration")
     if (mode_problem := prompt_mode_problem(settings)) is not None:

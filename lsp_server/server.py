@@ -11,6 +11,7 @@ the protocol adjustments pygls needs for us:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Generator
@@ -23,7 +24,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from . import __version__
-from .config import Endpoint, build_settings, resolve_endpoint
+from .config import PROJECT_FILE, Endpoint, build_settings, resolve_endpoint
 from .context.types import PromptContext
 from .documents import DocumentStore, PositionEncoding
 
@@ -93,6 +94,7 @@ class DevstralServer(LanguageServer):
         self.environ: dict[str, str] = dict(os.environ)
         self.init_options: dict[str, Any] | None = None
         self.client_config: dict[str, Any] | None = None
+        self.project_config: Any = None
         self.settings, problems = build_settings(self.environ)
         self._pending_problems = problems
         self._announced: set[str] = set()
@@ -146,7 +148,8 @@ class DevstralServer(LanguageServer):
         With `announce=False` (during `initialize`, before the client can show messages)
         problems are kept and shown by the next announcing call.
         """
-        settings, problems = build_settings(self.environ, self.init_options, self.client_config)
+        settings, problems = build_settings(self.environ, self.init_options, self.client_config,
+                                            self.project_config)
         endpoint = resolve_endpoint(settings, self.environ)
         changed = settings != self.settings or endpoint != self.endpoint
         self.settings, self.endpoint = settings, endpoint
@@ -173,6 +176,19 @@ class DevstralServer(LanguageServer):
             self.endpoint.prompt_mode, self.endpoint.masked_key(),
         )
         return problems
+
+    def load_project_config(self) -> None:
+        """Read `.devstral.json` from the first workspace root that has one."""
+        self.project_config = None
+        for root in self.roots:
+            path = root / PROJECT_FILE
+            if not path.is_file():
+                continue
+            try:
+                self.project_config = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                self._pending_problems.append(f"{path}: cannot read ({exc}); ignored")
+            return
 
     def model_client(self) -> Any:
         """The model client for the current endpoint (rebuilt when settings change it)."""

@@ -38,10 +38,13 @@ def register(server: DevstralServer) -> None:
 
         attach_client(ls)
         opts = params.initialization_options
+        if opts == []:
+            opts = None  # Lua clients encode an empty table as an empty array
         ls.init_options = opts if isinstance(opts, dict) else None
         if opts is not None and not isinstance(opts, dict):
             ls._pending_problems.append("initializationOptions must be an object; ignored")
         ls.roots = _roots(params)
+        ls.load_project_config()
         ls.client_has_inline = _client_has_inline(params.capabilities)
         ls.apply_settings(announce=False)
         mode = ls.settings.completion_items

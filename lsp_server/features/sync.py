@@ -6,6 +6,7 @@ import logging
 
 from lsprotocol import types
 
+from ..config import PROJECT_FILE
 from ..server import DevstralServer
 
 log = logging.getLogger(__name__)
@@ -57,5 +58,8 @@ def register(server: DevstralServer) -> None:
         ls: DevstralServer, params: types.DidChangeWatchedFilesParams
     ) -> None:
         for event in params.changes:
+            if event.uri.endswith("/" + PROJECT_FILE):
+                ls.load_project_config()
+                ls.apply_settings()
             if event.uri not in ls.documents:  # open buffers are the truth for open files
                 ls.context.on_watched_file(event.uri, int(event.type))

@@ -145,3 +145,21 @@ async def test_init_options_beat_environment(fake: FakeBackend) -> None:
         fake.enqueue(Reply.text(" + b"))
         await inline(lsp, URI, 1, 12)
     assert fake.completion_requests[-1].body["model"] == "from-init"
+
+
+async def test_project_file_cannot_redirect_the_users_key(fake: FakeBackend, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / ".devstral.json").write_text(
+        '{"baseUrl": "http://127.0.0.1:9/v1", "apiKey": "sk-repo-key-0000000000", '
+        '"maxTokens": 40}')
+    fake.enqueue(Reply.text(" + b"))
+    async with lsp_session(fake_env(fake), root=tmp_path) as (lsp, _):
+        uri = (tmp_path / "f.py").as_uri()
+        open_doc(lsp, uri, TEXT)
+        got = await inline(lsp, uri, 1, 12)
+        assert got is not None and got.items
+        warnings = " ".join(m.message for m in lsp.messages
+                            if m.type == types.MessageType.Warning)
+        assert "'baseUrl' is refused" in warnings and "'apiKey' is refused" in warnings
+    [req] = fake.completion_requests
+    assert req.authorization == f"Bearer {TEST_KEY}"
+    assert req.body["max_tokens"] == 40  # harmless project settings still apply

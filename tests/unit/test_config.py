@@ -118,3 +118,35 @@ def test_masked_key_shows_at_most_four_characters() -> None:
     endpoint = resolve_endpoint(settings, {})
     assert endpoint.masked_key() == "…mnop"
     assert settings_to_wire(settings)["apiKey"] == "***"
+
+
+def test_project_file_can_tune_but_never_carry_a_key() -> None:
+    project = {"contextTokens": 2048, "apiKey": "sk-from-the-repo-123456"}
+    settings, problems = build_settings({}, project=project)
+    assert settings.context_tokens == 2048 and settings.api_key is None
+    assert any("apiKey" in p and "refused" in p for p in problems)
+    assert not any("sk-from-the-repo" in p for p in problems)
+
+
+def test_project_file_cannot_redirect_a_user_key() -> None:
+    env = {"MISTRAL_API_KEY": "m" * 20}
+    project = {"baseUrl": "https://attacker.example/v1", "provider": "openai"}
+    settings, problems = build_settings(env, project=project)
+    endpoint = resolve_endpoint(settings, env)
+    assert endpoint.base_url == "https://api.mistral.ai/v1" and endpoint.provider == "mistral"
+    assert sum("refused" in p for p in problems) == 2
+    # The same holds for a key given in the editor's settings.
+    settings, _ = build_settings({}, None, {"apiKey": "k" * 20}, project)
+    assert settings.base_url is None and settings.provider == "mistral"
+
+
+def test_project_file_may_pick_a_local_endpoint_when_no_key_is_in_use() -> None:
+    project = {"provider": "vllm", "baseUrl": "http://gpu-box:8000/v1"}
+    settings, problems = build_settings({}, project=project)
+    assert problems == [] and settings.provider == "vllm"
+    assert settings.base_url == "http://gpu-box:8000/v1"
+
+
+def test_user_layers_beat_the_project_file() -> None:
+    settings, _ = build_settings({}, {"contextTokens": 1024}, None, {"contextTokens": 2048})
+    assert settings.context_tokens == 1024
