@@ -10,10 +10,11 @@ connection at once when the caller stops early or is cancelled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -198,15 +199,8 @@ class ModelClient:
         self.client  # noqa: B018 - build the client outside the deadline
         started = time.monotonic()
         result = StreamResult(text="")
-        try:
-            async with asyncio.timeout(timeout_s):
-                await self._stream_into(request, result, should_stop, started, timeout_s)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise translate_error(exc, self.endpoint) from exc
+        async with self._deadline(timeout_s):
+            await self._stream_into(request, result, should_stop, started, timeout_s)
         result.total_s = time.monotonic() - started
         return result
 
@@ -283,16 +277,9 @@ class ModelClient:
     async def list_models(self, timeout_s: float = 10.0) -> list[str]:
         """Model ids the endpoint lists (for `doctor`)."""
         await warm_up()
-        try:
-            async with asyncio.timeout(timeout_s):
-                page = await self.client.models.list()
-                return [m.id for m in page.data]
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise translate_error(exc, self.endpoint) from exc
+        async with self._deadline(timeout_s):
+            page = await self.client.models.list()
+            return [m.id for m in page.data]
 
     async def chat(
         self,
@@ -307,19 +294,25 @@ class ModelClient:
         await warm_up()
         import openai
 
+        async with self._deadline(timeout_s):
+            return await self.client.chat.completions.create(
+                model=self.endpoint.model or "",
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                temperature=temperature,
+                tools=tools if tools else openai.omit,  # type: ignore[arg-type]
+                timeout=timeout_s,
+            )
+
+    @contextlib.asynccontextmanager
+    async def _deadline(self, timeout_s: float) -> AsyncIterator[None]:
+        """A hard deadline, with every failure but cancellation turned into BackendError."""
         try:
             async with asyncio.timeout(timeout_s):
-                return await self.client.chat.completions.create(
-                    model=self.endpoint.model or "",
-                    messages=messages,  # type: ignore[arg-type]
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    tools=tools if tools else openai.omit,  # type: ignore[arg-type]
-                    timeout=timeout_s,
-                )
+                yield
         except asyncio.CancelledError:
             raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
         except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
             raise translate_error(exc, self.endpoint) from exc
