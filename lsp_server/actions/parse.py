@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)[^`]*$")
-_TOOL_CALLS_TAG = "[TOOL_CALLS]"
 _PROSE_START = re.compile(
     r"^(?:here|sure|certainly|of course|i |i'|the |this |to |below|okay|ok[,.]|you )", re.I
 )
@@ -88,29 +87,10 @@ def _pick_block(blocks: Sequence[CodeBlock], language: str | None) -> CodeBlock:
 
 
 def tool_calls_in_content(content: str) -> list[ToolCallText]:
-    """Mistral's raw `[TOOL_CALLS]` syntax left in the text (JSON list or `name[ARGS]{…}`)."""
-    idx = content.find(_TOOL_CALLS_TAG)
-    if idx < 0:
-        return []
-    rest = content[idx + len(_TOOL_CALLS_TAG):].strip()
-    calls: list[ToolCallText] = []
-    if rest.startswith("["):
-        try:
-            items = json.loads(rest)
-        except json.JSONDecodeError:
-            items = None
-        if isinstance(items, list):
-            for item in items:
-                if isinstance(item, dict) and isinstance(item.get("name"), str):
-                    args = item.get("arguments", {})
-                    calls.append(ToolCallText(
-                        item["name"], args if isinstance(args, str) else json.dumps(args)))
-            return calls
-    for chunk in rest.split(_TOOL_CALLS_TAG):
-        name, sep, args = chunk.partition("[ARGS]")
-        if sep and name.strip():
-            calls.append(ToolCallText(name.strip(), args.strip()))
-    return calls
+    """Mistral's raw `[TOOL_CALLS]` syntax left in the text (parsed as the edit agent does)."""
+    from ..edits.agent import calls_from_content
+
+    return [ToolCallText(c.name, c.arguments) for c in calls_from_content(content)]
 
 
 def _from_tool_call(call: ToolCallText, original: str) -> str:

@@ -182,7 +182,7 @@ class _IdMapper:
 
 
 @dataclass
-class _Call:
+class RawToolCall:
     id: str | None
     name: str
     arguments: str
@@ -191,7 +191,7 @@ class _Call:
 _TOOL_CALLS_TAG = "[TOOL_CALLS]"
 
 
-def _calls_from_content(content: str) -> list[_Call]:
+def calls_from_content(content: str) -> list[RawToolCall]:
     """Tool calls a backend left in the text as Mistral's raw `[TOOL_CALLS]` syntax.
 
     Some local servers (llama.cpp/Ollama templates) fail to parse Devstral's tool-call tokens
@@ -202,7 +202,7 @@ def _calls_from_content(content: str) -> list[_Call]:
     if idx < 0:
         return []
     rest = content[idx + len(_TOOL_CALLS_TAG) :].strip()
-    calls: list[_Call] = []
+    calls: list[RawToolCall] = []
     if rest.startswith("["):
         try:
             items = json.loads(rest)
@@ -213,7 +213,7 @@ def _calls_from_content(content: str) -> list[_Call]:
                 if isinstance(item, dict) and isinstance(item.get("name"), str):
                     args = item.get("arguments", {})
                     calls.append(
-                        _Call(
+                        RawToolCall(
                             id=item.get("id") if isinstance(item.get("id"), str) else None,
                             name=item["name"],
                             arguments=args if isinstance(args, str) else json.dumps(args),
@@ -223,26 +223,26 @@ def _calls_from_content(content: str) -> list[_Call]:
     for chunk in rest.split(_TOOL_CALLS_TAG):
         name, sep, args = chunk.partition("[ARGS]")
         if sep and name.strip():
-            calls.append(_Call(id=None, name=name.strip(), arguments=args.strip()))
+            calls.append(RawToolCall(id=None, name=name.strip(), arguments=args.strip()))
     return calls
 
 
-def _extract_calls(message: Any) -> list[_Call]:
-    calls: list[_Call] = []
+def _extract_calls(message: Any) -> list[RawToolCall]:
+    calls: list[RawToolCall] = []
     for tc in getattr(message, "tool_calls", None) or []:
         fn = getattr(tc, "function", None)
         if fn is None:  # a "custom" tool call: not ours, still needs an answer
-            calls.append(_Call(id=getattr(tc, "id", None), name="", arguments=""))
+            calls.append(RawToolCall(id=getattr(tc, "id", None), name="", arguments=""))
             continue
         calls.append(
-            _Call(
+            RawToolCall(
                 id=getattr(tc, "id", None),
                 name=str(getattr(fn, "name", "") or ""),
                 arguments=str(getattr(fn, "arguments", "") or ""),
             )
         )
     if not calls and isinstance(getattr(message, "content", None), str):
-        calls = _calls_from_content(message.content)
+        calls = calls_from_content(message.content)
     return calls
 
 
