@@ -189,6 +189,11 @@ class RawServer:
                 self._responses[msg["id"]] = msg
             else:
                 self.notifications.append(msg)
+                if "id" in msg:  # a request from the server: answer like a plain client
+                    result: Any = None
+                    if msg.get("method") == "workspace/configuration":
+                        result = [None] * len(msg.get("params", {}).get("items", []))
+                    self.send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
 
     def send_bytes(self, payload: bytes) -> None:
         stdin = self.proc.stdin
