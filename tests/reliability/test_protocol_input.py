@@ -95,10 +95,10 @@ TOKENS = [
     "é", "e\u0301", "n\u0303\u0323",  # precomposed and combining marks
     "中", "文字", "한국어",  # CJK / Hangul (3 UTF-8 bytes, 1 UTF-16 unit)
     "😀", "🎉", "👍🏽", "👩\u200d💻", "𝔘",  # astral: surrogate pairs in UTF-16, 4 UTF-8 bytes
-    "\n", "\r\n", "\r", "\x0c", "\x1c",  # LSP breaks only on the first three
+    "\n", "\r\n", "\r", "\x0c", "\x0b",  # LSP breaks only on the first three
 ]
-# "\u2028" is left out of the property test: it hits the prefix-budget bug pinned by
-# `test_line_separator_in_prefix_is_kept` below.
+# "\u2028", "\x1c" and "\x85" are left out of the property test: they hit the prefix-budget
+# bug pinned by `test_line_separator_in_prefix_is_kept` below.
 texts = st.lists(st.sampled_from(TOKENS), max_size=60).map("".join)
 
 
@@ -211,11 +211,15 @@ def test_incremental_edits_match_reference(server: ServerThread, module_fake: Fa
 async def test_line_separator_in_prefix_is_kept(fake: FakeBackend) -> None:
     fake.default = Reply.text("")
     async with session(fake_env(fake), init_options={"debounceMs": 0}) as (lsp, _):
-        uri = "file:///tmp/devstral-reliability/ls.py"
-        open_doc(lsp, uri, " \u2028a")
-        await inline(lsp, uri, 0, 3)
-        user = fake.completion_requests[-1].body["messages"][-1]["content"]
-        assert " \u2028a" + HOLE in user, user
+        lost = []
+        for i, text in enumerate([" \u2028a", "\x1c_a", " \x85a"]):
+            uri = f"file:///tmp/devstral-reliability/ls{i}.py"
+            open_doc(lsp, uri, text)
+            await inline(lsp, uri, 0, 3)
+            user = fake.completion_requests[-1].body["messages"][-1]["content"]
+            if text + HOLE not in user:
+                lost.append(text)
+        assert not lost, f"prefix lines dropped for {lost}"
 
 
 def test_fuzz_figures() -> None:
