@@ -48,7 +48,10 @@ class AdaptiveDebounce:
         gaps = self._gaps.get(uri)
         delay = base
         if gaps and len(gaps) >= 3:
-            delay = min(max(1.3 * statistics.median(gaps), 0.5 * base), 2.5 * base)
+            ordered = sorted(gaps)
+            p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+            wanted = max(1.3 * statistics.median(ordered), 1.1 * p90)
+            delay = min(max(wanted, 0.5 * base), 2.5 * base)
         if len(self._latencies) >= 3 and statistics.median(self._latencies) > 1.5:
             delay *= 1.25
         return delay

@@ -175,6 +175,32 @@ class CompletionPipeline:
             log.info("no completion: %s", problem)
             return None
 
+        # Cheap key on the text around the cursor: a repeated position is answered before the
+        # debounce without building the context.
+        window_key = f"{uri}\0{read(offset - 3000, offset)}\0{read(offset, offset + 1000)}"
+        hit = self.lru.get(window_key)
+        if hit is not None:
+            return self._cache_hit(uri, read, offset, hit)
+
+        seq = self._seq.get(uri, 0)
+        debounce_s = 0.0
+        if not invoked:
+            if not self.health.allow_automatic():
+                self.stats.backoff_skips += 1
+                return None
+            joined = await self._join_inflight(uri, read, offset)
+            if joined is not None:
+                return joined
+            self._cancel_inflight(uri)  # the user moved on: close that stream now
+            debounce_s = max(0.0, self.debounce.delay_s(uri) - (self.clock() - started))
+            if debounce_s:
+                await asyncio.sleep(debounce_s)
+            if self._seq.get(uri, 0) != seq:
+                self.stats.superseded += 1
+                return None
+
+        # Only a request that survived the debounce pays for the context.
+        prepare_started = self.clock()
         ctx = self._build_context(uri, offset)
         if ctx is None:
             return None
@@ -193,31 +219,10 @@ class CompletionPipeline:
         key = request_key(request.body)
         hit = self.lru.get(key)
         if hit is not None:
-            self.stats.cache_hits += 1
-            self.typed.remember(uri, read, offset, hit)
-            return Suggestion(hit, "cache", multiline=multiline)
-        prepared_s = self.clock() - started
-
-        seq = self._seq.get(uri, 0)
-        debounce_s = 0.0
-        if not invoked:
-            if not self.health.allow_automatic():
-                self.stats.backoff_skips += 1
-                return None
-            joined = await self._join_inflight(uri, read, offset)
-            if joined is not None:
-                return joined
-            debounce_s = self.debounce.delay_s(uri)
-            if debounce_s:
-                await asyncio.sleep(debounce_s)
-            if self._seq.get(uri, 0) != seq:
-                self.stats.superseded += 1
-                return None
-
-        old = self._inflight.pop(uri, None)
-        if old is not None and not old.task.done():
-            old.task.cancel()
-            self.stats.superseded += 1
+            self.lru.put(window_key, hit)
+            return self._cache_hit(uri, read, offset, hit)
+        prepared_s = self.clock() - prepare_started
+        self._cancel_inflight(uri)
 
         model_started = self.clock()
         task = asyncio.ensure_future(self._call_model(request, ctx, multiline, settings))
@@ -228,8 +233,7 @@ class CompletionPipeline:
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
-                self.stats.model_calls_cancelled += 1
-                raise
+                raise  # counted once, in _call_model
             return None  # superseded by a newer request for this document
         except BackendError as exc:
             self._report_failure(exc)
@@ -252,6 +256,7 @@ class CompletionPipeline:
         if not suggestion:
             return None  # not cached: an empty answer is worth asking again
         self.lru.put(key, suggestion)
+        self.lru.put(window_key, suggestion)
         self.typed.remember(uri, read, offset, suggestion)
         alternatives = []
         if "\n" in suggestion.strip("\n"):
@@ -259,6 +264,17 @@ class CompletionPipeline:
             if first.strip():
                 alternatives.append(first)
         return Suggestion(suggestion, "model", multiline=multiline, alternatives=alternatives)
+
+    def _cache_hit(self, uri: str, read: Read, offset: int, text: str) -> Suggestion:
+        self.stats.cache_hits += 1
+        self.typed.remember(uri, read, offset, text)
+        return Suggestion(text, "cache", multiline="\n" in text)
+
+    def _cancel_inflight(self, uri: str) -> None:
+        old = self._inflight.pop(uri, None)
+        if old is not None and not old.task.done():
+            old.task.cancel()
+            self.stats.superseded += 1
 
     def _multiline(self, settings: Settings, read: Read, offset: int) -> bool:
         if settings.multiline != "auto":
