@@ -9,6 +9,7 @@ memoised token counts. Parsing and the workspace walk happen on one background t
 from __future__ import annotations
 
 import builtins
+import functools
 import logging
 import os
 import re
@@ -55,6 +56,7 @@ class ContextBlocked(PermissionError):
         self.reason = reason
 
 
+@functools.lru_cache(maxsize=2048)
 def uri_to_path(uri: str) -> Path | None:
     """Local path of a `file:` URI (None for `untitled:` and other schemes)."""
     if not uri.startswith("file:"):
@@ -109,6 +111,7 @@ class ContextEngine:
         max_similar: int = 3,
         recent_edits: bool = True,
         max_recent_files: int = 20,
+        max_similar_docs: int = 20,
         index_debounce_seconds: float = 0.15,
         snap_lines: int = 16,
     ) -> None:
@@ -119,6 +122,7 @@ class ContextEngine:
         self.max_similar = max_similar
         self.recent_edits_enabled = recent_edits
         self.max_recent_files = max_recent_files
+        self.max_similar_docs = max_similar_docs
         self.index_debounce_seconds = index_debounce_seconds
         self.snap_lines = snap_lines
         self.guard = PrivacyGuard(roots)
@@ -462,10 +466,15 @@ class ContextEngine:
         redact: _Redact,
     ) -> list[_Candidate]:
         query = identifiers(lines_before(text, offset, 30))
+        # Only the most recently used documents are searched: recently opened or edited first
+        # (`_recent_docs` is kept in use order), then other open documents, newest open first.
+        # The open buffer's text wins over the one remembered for a recent document.
+        order = [u for u in reversed(self._recent_docs) if u != uri]
+        order += [u for u in reversed(list(docs)) if u != uri and u not in self._recent_docs]
         pool: dict[str, str] = {}
-        for other, (_lang, other_text) in list(self._recent_docs.items()) + list(docs.items()):
-            if other == uri:
-                continue
+        for other in order:
+            if len(pool) >= self.max_similar_docs:
+                break
             p = uri_to_path(other)
             if p is not None:
                 reason = self.guard.excluded_reason(p)
@@ -473,7 +482,8 @@ class ContextEngine:
                     if other in docs:
                         ctx.dropped.append(f"{self.label(p, other)}: {reason}")
                     continue
-            pool[other] = other_text
+            entry = docs.get(other) or self._recent_docs[other]
+            pool[other] = entry[1]
         out: list[_Candidate] = []
         for m in self.windows.best(query, pool.items(), limit=self.max_similar + 2):
             shown = self.label(uri_to_path(m.key), m.key)

@@ -189,6 +189,9 @@ class PrivacyGuard:
         self._roots: list[Path] = []
         self._devstral: dict[Path, _IgnoreTree] = {}
         self._git: dict[Path, _IgnoreTree] = {}
+        self._excluded: dict[Path, str | None] = {}
+        """Memo of `excluded_reason`: the rules only change through `set_roots`/`invalidate`
+        (the ignore files themselves are cached until `invalidate` too)."""
         self.set_roots(roots)
 
     def set_roots(self, roots: Sequence[Path]) -> None:
@@ -196,6 +199,7 @@ class PrivacyGuard:
         self._roots = resolved
         self._devstral = {r: _IgnoreTree(r, IGNORE_FILE) for r in resolved}
         self._git = {r: _IgnoreTree(r, GITIGNORE_FILE) for r in resolved}
+        self._excluded = {}
 
     @property
     def roots(self) -> list[Path]:
@@ -214,6 +218,7 @@ class PrivacyGuard:
             return
         for tree in (*self._devstral.values(), *self._git.values()):
             tree.invalidate()
+        self._excluded = {}
 
     def blocked_reason(self, path: Path) -> str | None:
         """Why no model request may be made for `path` (None: allowed)."""
@@ -249,12 +254,16 @@ class PrivacyGuard:
 
     def excluded_reason(self, path: Path) -> str | None:
         """Why `path` may not be used as cross-file context (None: allowed)."""
+        memo = self._excluded
+        if path in memo:
+            return memo[path]
         reason = self.blocked_reason(path)
-        if reason:
-            return reason
-        if self.gitignored(path):
-            return f"ignored by {GITIGNORE_FILE}"
-        return None
+        if not reason and self.gitignored(path):
+            reason = f"ignored by {GITIGNORE_FILE}"
+        if len(memo) >= 4096:
+            memo.clear()
+        memo[path] = reason
+        return reason
 
 
 def is_blocked(path: Path, roots: Sequence[Path] = ()) -> str | None:

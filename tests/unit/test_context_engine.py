@@ -206,3 +206,27 @@ def test_watched_file_events(ws: Path) -> None:
         assert engine.index.lookup("brand_new_function") == []
     finally:
         engine.stop()
+
+
+def test_many_open_documents_only_recent_ones_are_searched() -> None:
+    engine = ContextEngine(enable_index=False)
+    body = "".join(
+        f"def handler_{i}(request, response):\n    return render(request, response)\n"
+        for i in range(40)
+    )
+    for i in range(200):
+        engine.on_open(f"file:///tmp/ws/m{i}.py", body + f"marker_{i} = {i}\n", "python")
+    here = "file:///tmp/ws/main.py"
+    text = "def handler_x(request, response):\n    return render("
+    engine.build(uri=here, text=text, offset=len(text), language_id="python")
+    assert engine.windows.computed == engine.max_similar_docs == 20
+    ctx = engine.build(uri=here, text=text, offset=len(text), language_id="python")
+    assert engine.windows.computed == 20  # cached: nothing recomputed
+    assert {s.path for s in ctx.snippets} <= {f"m{i}.py" for i in range(180, 200)}
+    # an edited document becomes the most recent one and only it is recomputed
+    engine.on_change("file:///tmp/ws/m0.py", body + "changed = 1\n")
+    engine.build(uri=here, text=text, offset=len(text), language_id="python")
+    assert engine.windows.computed == 21
+    started = time.perf_counter()
+    engine.build(uri=here, text=text, offset=len(text), language_id="python")
+    assert time.perf_counter() - started < 0.25  # ~1 ms; generous for loaded CI machines

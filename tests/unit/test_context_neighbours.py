@@ -39,3 +39,18 @@ def test_best_window_is_the_similar_one() -> None:
     # cached per version: same object reused, new version recomputed
     assert cache.best(query, [("file:///b.py", other)], min_score=0.05)[0] == m
     assert cache.best(query, [("file:///b.py", filler)], min_score=0.05) == []
+
+
+def test_windows_are_cached_per_text_and_recomputed_on_change() -> None:
+    cache = WindowCache(window_lines=8, stride=2)
+    text = "".join(f"value_{i} = compute_{i}(alpha_{i})\n" for i in range(50))
+    query = identifiers("value_3 = compute_3(alpha_3)")
+    first = cache.best(query, [("file:///a.py", text)], min_score=0.05)
+    assert first and cache.computed == 1
+    # an equal text in a new object has the same fingerprint: no recomputation
+    same = "".join(text[:10]) + text[10:]
+    assert cache.best(query, [("file:///a.py", same)], min_score=0.05) == first
+    assert cache.computed == 1
+    changed = text.replace("value_3 =", "other_3 =")
+    cache.best(query, [("file:///a.py", changed)], min_score=0.05)
+    assert cache.computed == 2
