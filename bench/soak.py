@@ -56,6 +56,8 @@ def main() -> int:
     print(f"RSS {figs.rss_start_kb / 1024:.1f} MB -> {figs.rss_end_kb / 1024:.1f} MB; "
           f"fds {figs.fds_start} -> {figs.fds_end}; sockets to the backend at the end "
           f"{figs.backend_sockets_end}")
+    print("RSS after each tenth (MB): "
+          + " ".join(f"{kb / 1024:.0f}" for kb in figs.rss_samples_kb))
     if "asyncioTasks" in s:
         print(f"asyncio tasks at the end: {s['asyncioTasks']}")
     if args.json:

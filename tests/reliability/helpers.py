@@ -47,10 +47,11 @@ async def session(
 
     lsp.applied_edits = []  # type: ignore[attr-defined]
     root_uri = root.as_uri() if root else None
+    folders = [types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None
     result = await lsp.initialize_session(types.InitializeParams(
         capabilities=load_capabilities(client),
         root_uri=root_uri,
-        workspace_folders=[types.WorkspaceFolder(uri=root_uri, name=root.name)] if root else None,
+        workspace_folders=folders,
         initialization_options=init_options,
         client_info=types.ClientInfo(name=client),
     ))

@@ -44,6 +44,8 @@ class LoadFigures:
     fds_start: int = 0
     fds_end: int = 0
     backend_sockets_end: int = 0
+    rss_samples_kb: list[int] = field(default_factory=list)
+    """RSS after every tenth of the run: a plateau means bounded caches, a slope a leak."""
     server_stats: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -94,7 +96,7 @@ async def run_load(*, requests: int, documents: int = 50, concurrency: int = 25,
                     return
                 latencies.append(time.monotonic() - started)
                 figs.answered += 1
-                if got is not None and got.items:
+                if isinstance(got, types.InlineCompletionList) and got.items:
                     figs.with_items += 1
 
             async def batch(count: int) -> None:
@@ -112,7 +114,10 @@ async def run_load(*, requests: int, documents: int = 50, concurrency: int = 25,
             figs.rss_start_kb = rss_kb(pid)
             figs.fds_start = fd_count(pid)
             started = time.monotonic()
-            await batch(requests)
+            step = max(1, requests // 10)
+            for done in range(0, requests, step):
+                await batch(min(step, requests - done))
+                figs.rss_samples_kb.append(rss_kb(pid))
             figs.elapsed_s = time.monotonic() - started
             figs.requests = requests
             await asyncio.sleep(0.5)  # let closed streams and finished tasks settle
