@@ -9,10 +9,13 @@ because tokens may merge across line breaks.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 Counter = Callable[[str], int]
+BLOCK_LINES = 16
+"""Lines are summed per block of this many document lines (aligned like the prefix snap), so a
+block unchanged since the last keystroke costs one memo look-up instead of 16."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,68 @@ def allocate(
     return alloc
 
 
+def _block_total(count: Counter, lines: Sequence[str]) -> int:
+    """Sum of the per-line counts of `lines` (memoised per block by a `TokenCounter`)."""
+    total_of = getattr(count, "lines_total", None)
+    if total_of is not None:
+        return int(total_of(lines))
+    return sum(count(line) for line in lines)
+
+
+def _fit_forward(
+    lines: Sequence[str], limit: int, count: Counter, first_line: int = 0
+) -> tuple[int, int, int]:
+    """Walk `lines` from the top while the per-line counts fit in `limit`.
+
+    Returns (end, total, n): `lines[:end]` fit with `total` tokens summed per line; `n` is the
+    count of `lines[end]`, the first line that does not fit (0 when all fit). Whole blocks of
+    `BLOCK_LINES` document lines (`first_line` is the document line of `lines[0]`) are taken
+    at once when they fit, which gives exactly the result of the line-by-line walk.
+    """
+    n_lines = len(lines)
+    total = 0
+    i = 0
+    while i < n_lines:
+        j = min(n_lines, i + BLOCK_LINES - (first_line + i) % BLOCK_LINES)
+        if j - i > 1:
+            block = _block_total(count, lines[i:j])
+            if total + block <= limit:
+                total += block
+                i = j
+                continue
+        while i < j:
+            n = count(lines[i])
+            if total + n > limit:
+                return i, total, n
+            total += n
+            i += 1
+    return n_lines, total, 0
+
+
+def _fit_backward(
+    lines: Sequence[str], limit: int, count: Counter, first_line: int = 0
+) -> tuple[int, int, int]:
+    """Like `_fit_forward` from the last line up: (first, total, n) with `lines[first:]`
+    fitting and `n` the count of `lines[first - 1]` (0 when all fit)."""
+    i = len(lines)
+    total = 0
+    while i > 0:
+        s = max(0, i - 1 - (first_line + i - 1) % BLOCK_LINES)
+        if i - s > 1:
+            block = _block_total(count, lines[s:i])
+            if total + block <= limit:
+                total += block
+                i = s
+                continue
+        while i > s:
+            n = count(lines[i - 1])
+            if total + n > limit:
+                return i, total, n
+            total += n
+            i -= 1
+    return 0, total, 0
+
+
 def _tail_tokens(text: str, max_tokens: int, count: Counter) -> str:
     """The longest tail of a single line that fits (used only for absurdly long lines)."""
     from .tokens import get_encoding
@@ -95,14 +160,7 @@ def cut_prefix(
     if not text or max_tokens <= 0:
         return "", 0, bool(text)
     lines = text.splitlines(keepends=True)
-    total = 0
-    first = len(lines)
-    while first > 0:
-        n = count(lines[first - 1])
-        if total + n > max_tokens:
-            break
-        total += n
-        first -= 1
+    first = _fit_backward(lines, max_tokens, count, first_line)[0]
     if first == len(lines):  # the cursor line alone is too long
         out = _tail_tokens(lines[-1], max_tokens, count)
         return out, count(out), True
@@ -122,19 +180,17 @@ def cut_prefix(
     return out, exact, first > 0 or len(out) < len(text)
 
 
-def cut_suffix(text: str, max_tokens: int, count: Counter) -> tuple[str, int, bool]:
-    """Keep the first lines of `text` within `max_tokens`, cutting whole lines from the bottom."""
+def cut_suffix(
+    text: str, max_tokens: int, count: Counter, *, first_line: int = 0
+) -> tuple[str, int, bool]:
+    """Keep the first lines of `text` within `max_tokens`, cutting whole lines from the bottom.
+
+    `first_line` (the document line of the text's first line) only aligns the memoised blocks.
+    """
     if not text or max_tokens <= 0:
         return "", 0, bool(text)
     lines = text.splitlines(keepends=True)
-    total = 0
-    end = 0
-    while end < len(lines):
-        n = count(lines[end])
-        if total + n > max_tokens:
-            break
-        total += n
-        end += 1
+    end = _fit_forward(lines, max_tokens, count, first_line)[0]
     if end == 0:
         out = _head_tokens(lines[0], max_tokens, count)
         return out, count(out), True
@@ -150,21 +206,15 @@ def cut_suffix(text: str, max_tokens: int, count: Counter) -> tuple[str, int, bo
     return out, exact, len(out) < len(text)
 
 
-def line_token_estimate(text: str, count: Counter, limit: int) -> int:
+def line_token_estimate(text: str, count: Counter, limit: int, *, first_line: int = 0) -> int:
     """Sum of per-line counts, stopping once above `limit` (a cheap demand for `allocate`)."""
-    total = 0
-    for line in text.splitlines(keepends=True):
-        total += count(line)
-        if total > limit:
-            break
-    return total
+    _end, total, n = _fit_forward(text.splitlines(keepends=True), limit, count, first_line)
+    return total + n
 
 
-def line_token_estimate_reverse(text: str, count: Counter, limit: int) -> int:
+def line_token_estimate_reverse(
+    text: str, count: Counter, limit: int, *, first_line: int = 0
+) -> int:
     """Like `line_token_estimate` but from the last line up (the prefix's near end)."""
-    total = 0
-    for line in reversed(text.splitlines(keepends=True)):
-        total += count(line)
-        if total > limit:
-            break
-    return total
+    _first, total, n = _fit_backward(text.splitlines(keepends=True), limit, count, first_line)
+    return total + n

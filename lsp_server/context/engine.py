@@ -377,8 +377,10 @@ class ContextEngine:
         candidates = self._candidates(uri, path, text, offset, language_id, docs, ctx, redact)
 
         demands = {
-            "prefix": line_token_estimate_reverse(prefix_raw, count, budget),
-            "suffix": line_token_estimate(suffix_raw, count, budget),
+            "prefix": line_token_estimate_reverse(
+                prefix_raw, count, budget, first_line=pw.start_line
+            ),
+            "suffix": line_token_estimate(suffix_raw, count, budget, first_line=sw.start_line),
             "context": sum(c.cost for c in candidates),
         }
         alloc = allocate(budget, demands, self.shares.as_dict())
@@ -394,7 +396,9 @@ class ContextEngine:
                 used += cand.cost
             else:
                 ctx.dropped.append(f"{cand.label} over budget ({cand.cost} tokens)")
-        suffix, s_tokens, s_cut = cut_suffix(suffix_raw, budget - p_tokens - used, count)
+        suffix, s_tokens, s_cut = cut_suffix(
+            suffix_raw, budget - p_tokens - used, count, first_line=sw.start_line
+        )
 
         ctx.prefix, ctx.suffix = prefix, suffix
         ctx.prefix_truncated = pw.truncated or p_cut

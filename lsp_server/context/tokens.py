@@ -10,10 +10,11 @@ import time: the first `count_tokens` call loads the vocabulary (~0.3 s) under a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import lzma
 import threading
-from collections import OrderedDict
+from collections.abc import Sequence
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -68,12 +69,13 @@ def get_encoding() -> tiktoken.Encoding:
             import tiktoken
 
             started = time.perf_counter()
-            _encoding = tiktoken.Encoding(
+            enc = tiktoken.Encoding(
                 name="tekken_240718",
                 pat_str=PATTERN,
                 mergeable_ranks=_load_ranks(),
                 special_tokens={},
             )
+            _encoding = enc
             log.debug("Tekken vocabulary loaded in %.0f ms", (time.perf_counter() - started) * 1e3)
         return _encoding
 
@@ -102,22 +104,42 @@ def count_tokens(text: str) -> int:
 
 class TokenCounter:
     """`count_tokens` with a bounded memo, because prompts are rebuilt on every keystroke
-    from mostly the same lines and snippets."""
+    from mostly the same lines and snippets.
+
+    A hit is one dictionary look-up (no lock, no reordering): the memo is a plain dict that
+    forgets its oldest quarter when full. `lines_total` memoises the *sum of the per-line
+    counts* of a block of lines, so the budget code walks a long prefix 16 lines at a time
+    with exactly the numbers a line-by-line walk would see.
+    """
 
     def __init__(self, max_entries: int = 50_000) -> None:
-        self._cache: OrderedDict[str, int] = OrderedDict()
+        self._cache: dict[str, int] = {}
+        self._sums: dict[str, int] = {}
         self._max = max_entries
+        self._max_sums = max(64, max_entries // 16)
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> int:
-        with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
         value = count_tokens(text)
-        with self._lock:
-            self._cache[text] = value
-            if len(self._cache) > self._max:
-                self._cache.popitem(last=False)
+        self._store(self._cache, self._max, text, value)
         return value
+
+    def lines_total(self, lines: Sequence[str]) -> int:
+        """`sum(self(line) for line in lines)`, memoised on the joined block."""
+        key = "".join(lines)
+        hit = self._sums.get(key)
+        if hit is not None:
+            return hit
+        value = sum(self(line) for line in lines)
+        self._store(self._sums, self._max_sums, key, value)
+        return value
+
+    def _store(self, cache: dict[str, int], limit: int, key: str, value: int) -> None:
+        with self._lock:  # writers only; readers never see a half-evicted dict (GIL)
+            if len(cache) >= limit:
+                for old in list(itertools.islice(cache, max(1, len(cache) // 4))):
+                    del cache[old]
+            cache[key] = value

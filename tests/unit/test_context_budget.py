@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lsp_server.context.budget import Shares, allocate, cut_prefix, cut_suffix
 from lsp_server.context.tokens import TokenCounter, count_tokens
 from lsp_server.context.windows import lines_after, lines_before, prefix_window, suffix_window
@@ -63,3 +65,29 @@ def test_windows() -> None:
     assert SOURCE.count("\n", 0, 50000 - len(w.text)) == w.start_line
     s = suffix_window(SOURCE, 50000, 1000)
     assert SOURCE[50000:].startswith(s.text) and s.text.endswith("\n")
+
+
+def test_block_walks_match_the_line_by_line_walk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Summing whole 16-line blocks (memoised) gives exactly what a per-line walk gives."""
+    from lsp_server.context.budget import line_token_estimate, line_token_estimate_reverse
+
+    plain = count_tokens  # no `lines_total`: the reference, line by line
+    memo = TokenCounter()
+    text = SOURCE[3000:15000]
+    for first_line in (0, 5, 15, 16, 101):
+        for limit in (0, 1, 9, 64, 500, 1500, 10**6):
+            for fn in (cut_prefix, cut_suffix):
+                ref = fn(text, limit, plain, first_line=first_line)  # type: ignore[operator]
+                assert fn(text, limit, memo, first_line=first_line) == ref  # type: ignore[operator]
+            for est in (line_token_estimate, line_token_estimate_reverse):
+                ref_n = est(text, plain, limit, first_line=first_line)  # type: ignore[operator]
+                assert est(text, memo, limit, first_line=first_line) == ref_n  # type: ignore[operator]
+    # a second walk over the same text is all memo hits: nothing is tokenised again
+    import lsp_server.context.tokens as tokens_module
+
+    def no_counting(s: str) -> int:
+        raise AssertionError(f"counted again: {s[:40]!r}")
+
+    ref = cut_prefix(text, 1500, memo, first_line=3)
+    monkeypatch.setattr(tokens_module, "count_tokens", no_counting)
+    assert cut_prefix(text, 1500, memo, first_line=3) == ref
