@@ -548,6 +548,15 @@ async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[s
         except AgentError as exc:
             raise ActionFailed(f"Devstral: {exc}") from exc
     summary = result.summary
+    if result.stop_reason != "finished" and result.file_changes:
+        # Half a refactor is worse than none: only a run the model finished is applied.
+        why = {"turn_limit": f"the turn limit ({limits.max_turns})",
+               "token_budget": f"the token budget ({limits.max_total_tokens})",
+               "time_limit": f"the time limit ({limits.wall_clock_s:.0f} s)",
+               "no_tool_calls": "a reply without tool calls"}.get(result.stop_reason,
+                                                                   result.stop_reason)
+        raise ActionFailed(f"Devstral stopped at {why} before finishing; nothing was applied. "
+                           "Try a smaller instruction or raise the edit limits.")
     if not result.file_changes:
         ls.user.show_info(f"Devstral made no changes: {summary}")
         return {"applied": False, "files": [], "summary": summary}

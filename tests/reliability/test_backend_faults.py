@@ -266,9 +266,6 @@ async def test_edit_model_that_never_finishes_stops_at_turn_limit(fake: FakeBack
         assert "turn limit" in out["summary"].lower()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: run_edit_workspace applies the overlay's changes when the agent stops at a limit "
-    "without calling finish (partial edit)"))
 @pytest.mark.parametrize("limit", ["turns", "wall_clock"])
 async def test_edit_never_finished_applies_no_partial_edit(fake: FakeBackend, ws: Path,
                                                            limit: str) -> None:
