@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
@@ -44,10 +45,39 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(path)
 
 
+_ANSWERED = object()
+"""Stands for a message already answered (or dropped) while it was being parsed."""
+
+
 class DevstralProtocol(LanguageServerProtocol):
     """pygls' protocol with document sync routed to our store and UTF-8 preferred."""
 
     _server: DevstralServer
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """Answer a request whose params do not fit its type with -32602 and its own id.
+
+        pygls raises without the id, so the editor would wait forever for a reply (and the
+        user would get an "Error in server" popup); a bad notification is logged and dropped.
+        """
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            method = data.get("method") if isinstance(data, dict) else None
+            if not isinstance(method, str):
+                raise
+            if "id" in data:
+                log.warning("invalid params for %s (request %r): %s", method, data["id"], exc)
+                self._send_response(data["id"], None, JsonRpcInvalidParams(
+                    f"Invalid params for {method}").to_response_error())
+            else:
+                log.warning("invalid params for notification %s dropped: %s", method, exc)
+            return _ANSWERED
+
+    def handle_message(self, message: Any) -> Any:
+        if message is _ANSWERED:
+            return None
+        return super().handle_message(message)
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(

@@ -410,10 +410,6 @@ INVALID_PARAMS: list[tuple[str, Any]] = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: requests whose params cannot be structured get no JSON-RPC response at all "
-    "(pygls JsonRPCProtocol.structure_message raises without the request id); the editor waits "
-    "forever"))
 async def test_unstructurable_params_get_a_jsonrpc_error(fake: FakeBackend) -> None:
     raw = await _raw_initialized(fake)
     try:
