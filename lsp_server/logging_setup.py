@@ -8,6 +8,8 @@ server makes is logged at info or debug, and the editor shows it in its LSP log.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 from typing import Any
 
@@ -15,6 +17,41 @@ ROOT = "lsp_server"
 _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
            "debug": logging.DEBUG}
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+_KEY_FIELD = re.compile(
+    r"""((?:api_?key|apiKey|authorization|Authorization)['"]?\s*[:=]\s*['"]?(?:Bearer\s+)?)"""
+    r"""([^'"\s,}]{4,})"""
+)
+_secrets: set[str] = set()
+
+
+def add_secret(value: str | None) -> None:
+    """Never let `value` (an API key) reach any log line."""
+    if value and len(value) >= 6:
+        _secrets.add(value)
+
+
+def mask(text: str) -> str:
+    for value in _secrets:
+        if value in text:
+            text = text.replace(value, "***")
+    return _KEY_FIELD.sub(r"\1***", text)
+
+
+class MaskSecrets(logging.Filter):
+    """Masks known keys and anything shaped like `apiKey: …` in every record, including
+    pygls' own debug logging of `initialize` params (which carry initializationOptions)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        masked = mask(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, ()
+        return True
 
 
 class LspLogHandler(logging.Handler):
@@ -59,13 +96,18 @@ def configure(*, verbose: int = 0, log_file: str | None = None, level: str | Non
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     formatter = logging.Formatter(_FORMAT)
+    for var in ("DEVSTRAL_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY",
+                "BAZAARLINK_API_KEY"):
+        add_secret(os.environ.get(var))
     if to_stderr:
         stderr = logging.StreamHandler(sys.stderr)
         stderr.setFormatter(formatter)
+        stderr.addFilter(MaskSecrets())
         logger.addHandler(stderr)
     if log_file:
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(formatter)
+        file_handler.addFilter(MaskSecrets())
         logger.addHandler(file_handler)
         pygls_logger = logging.getLogger("pygls")
         pygls_logger.addHandler(file_handler)
@@ -81,6 +123,7 @@ _state: dict[str, Any] = {"verbose": 0, "pinned": False}
 
 def attach_client(server: Any) -> None:
     handler = LspLogHandler(server)
+    handler.addFilter(MaskSecrets())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger(ROOT).addHandler(handler)
 

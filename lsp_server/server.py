@@ -181,6 +181,9 @@ class DevstralServer(LanguageServer):
         settings, problems = build_settings(self.environ, self.init_options, self.client_config,
                                             self.project_config)
         endpoint = resolve_endpoint(settings, self.environ)
+        from .logging_setup import add_secret
+
+        add_secret(endpoint.api_key)
         changed = settings != self.settings or endpoint != self.endpoint
         self.settings, self.endpoint = settings, endpoint
         from .logging_setup import set_level

@@ -327,7 +327,8 @@ async def run_edit_agent(
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    raise AgentError(_describe_api_error(exc)) from exc
+                    key = getattr(client, "api_key", None)
+                    raise AgentError(_describe_api_error(exc, key)) from exc
                 usage = getattr(response, "usage", None)
                 if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
                     last_prompt = int(usage.prompt_tokens or 0)
@@ -450,11 +451,17 @@ def _default_summary(stop_reason: str, changes: dict[Path, FileChange], overlay:
     return f"{reason}; changed {names}."
 
 
-def _describe_api_error(exc: Exception) -> str:
-    """One clear sentence for the user, without importing openai at module load."""
+def _describe_api_error(exc: Exception, api_key: str | None = None) -> str:
+    """One clear sentence for the user, without importing openai at module load.
+
+    The backend's error body may echo the request (a proxy, a debugging server), so the key
+    is masked before the text can reach a message or the log.
+    """
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
     detail = str(exc).strip() or name
+    if api_key and len(api_key) >= 4:
+        detail = detail.replace(api_key, "***")
     if len(detail) > 300:
         detail = detail[:300] + "…"
     if status is not None:

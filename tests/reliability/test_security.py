@@ -375,16 +375,10 @@ async def test_api_key_never_in_logs_or_messages(fake: FakeBackend, tmp_path: Pa
     _check_key_free(*await _key_session(fake, tmp_path, []))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: with -v, logging_setup.configure sets the pygls logger to DEBUG on the --log-file "
-    "handler and pygls logs the whole InitializeParams / configuration, apiKey included"))
 async def test_api_key_never_in_verbose_log_file(fake: FakeBackend, tmp_path: Path) -> None:
     _check_key_free(*await _key_session(fake, tmp_path, ["-v"]))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: edits/agent.py _describe_api_error puts str(exc) (the backend's error body) in the "
-    "message unredacted: a proxy that echoes the key shows it in window/showMessage"))
 async def test_api_key_echoed_by_backend_not_shown_by_edit_workspace(fake: FakeBackend,
                                                                      tmp_path: Path) -> None:
     fake.default = _echo_key
