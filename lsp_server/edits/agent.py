@@ -38,6 +38,8 @@ from .tools import FINISH, SEARCH, ToolBox, describe_call, parse_arguments, tool
 if TYPE_CHECKING:
     import openai
 
+    from ..secrets_vault import SecretVault
+
 log = logging.getLogger(__name__)
 
 _ID_RE = re.compile(r"[A-Za-z0-9]{9}")
@@ -269,6 +271,7 @@ async def run_edit_agent(
     on_step: Callable[[str], None] | None = None,
     context_note: str = "",
     extra_body: dict[str, Any] | None = None,
+    vault: SecretVault | None = None,
 ) -> AgentResult:
     """Run the tool loop until `finish` or a limit; return the overlay's changes.
 
@@ -277,7 +280,9 @@ async def run_edit_agent(
     result's `stop_reason` says which one.
     """
     limits = limits or AgentLimits()
-    toolbox = ToolBox(overlay)
+    toolbox = ToolBox(overlay, vault)
+    if vault is not None:
+        context_note = vault.hide(context_note)
     tools = tool_schemas(allow_create=overlay.allow_create)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system_prompt(overlay)},

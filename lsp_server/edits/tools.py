@@ -17,10 +17,13 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .overlay import Overlay
 from .paths import WORKSPACE, PathRefused
+
+if TYPE_CHECKING:
+    from ..secrets_vault import SecretVault
 
 log = logging.getLogger(__name__)
 
@@ -337,15 +340,27 @@ def describe_call(name: str, args: dict[str, Any]) -> str:
 class ToolBox:
     """Executes tool calls against one overlay. Synchronous and pure-memory (disk reads only)."""
 
-    def __init__(self, overlay: Overlay) -> None:
+    def __init__(self, overlay: Overlay, vault: SecretVault | None = None) -> None:
         self.overlay = overlay
+        self.vault = vault
 
     def execute(self, name: str, raw_arguments: str | dict[str, Any] | None) -> ToolOutcome:
-        """Run one tool call; never raises for model mistakes (they become `ERROR:` texts)."""
+        """Run one tool call; never raises for model mistakes (they become `ERROR:` texts).
+
+        With a vault, what the model reads has its secrets replaced by placeholders, and the
+        placeholders it writes back are turned into the originals before touching the overlay.
+        """
         try:
             args = parse_arguments(raw_arguments)
         except ValueError as exc:
             return _error(str(exc))
+        if self.vault is None:
+            return self._execute(name, args)
+        outcome = self._execute(name, self.vault.reveal_args(args))
+        outcome.content = self.vault.hide(outcome.content)
+        return outcome
+
+    def _execute(self, name: str, args: dict[str, Any]) -> ToolOutcome:
         try:
             if name == EDITOR:
                 return self._editor(args)

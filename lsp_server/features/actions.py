@@ -53,6 +53,7 @@ from ..actions.testfile import matching_test_path
 from ..documents import Document
 from ..edits.overlay import FileChange
 from ..edits.workspace_edit import EditCapabilities, build_workspace_edit
+from ..secrets_vault import SecretVault
 from ..server import DevstralServer, uri_to_path
 
 log = logging.getLogger(__name__)
@@ -259,14 +260,6 @@ def path_policy(ls: DevstralServer) -> Any:
     return PrivacyGuard(ls.roots).blocked_reason
 
 
-def _redact(text: str) -> str:
-    try:
-        from ..context.privacy import redact
-    except Exception:  # pragma: no cover
-        return text
-    return redact(text)[0]
-
-
 # --------------------------------------------------------------------------- the model
 
 
@@ -345,7 +338,8 @@ def _target(ls: DevstralServer, data: dict[str, Any], *, check_version: bool) ->
 
 
 def _input(ls: DevstralServer, action: ActionId, t: Target, data: dict[str, Any],
-           **extra: Any) -> ActionInput:
+           vault: SecretVault, **extra: Any) -> ActionInput:
+    """What the model sees; every secret in it goes through `vault` (restored in the reply)."""
     before = t.text[max(0, t.start - CONTEXT_BEFORE_CHARS):t.start]
     if t.start > CONTEXT_BEFORE_CHARS and "\n" in before:
         before = before[before.index("\n") + 1:]
@@ -357,9 +351,9 @@ def _input(ls: DevstralServer, action: ActionId, t: Target, data: dict[str, Any]
         action=action,
         path=ls.relative_path(t.uri),
         language=t.doc.language_id,
-        before=_redact(before),
-        selection=t.text[t.start:t.end],
-        after=_redact(after),
+        before=vault.hide(before),
+        selection=vault.hide(t.text[t.start:t.end]),
+        after=vault.hide(after),
         start_line=t.start_line,
         diagnostics=[str(d) for d in diags] if isinstance(diags, list) else [],
         instruction=str(data.get("instruction") or DEFAULT_INSTRUCTION),
@@ -374,7 +368,8 @@ async def compute_edit(ls: DevstralServer, action: ActionId, data: dict[str, Any
     t = _target(ls, data, check_version=check_version)
     if action is ActionId.TESTS:
         return await _compute_tests(ls, t, data, progress)
-    inp = _input(ls, action, t, data)
+    vault = SecretVault()
+    inp = _input(ls, action, t, data, vault)
     reply = await _ask(ls, build_messages(inp), progress)
     progress.report("applying the answer")
     try:
@@ -384,8 +379,9 @@ async def compute_edit(ls: DevstralServer, action: ActionId, data: dict[str, Any
     except ReplyError as exc:
         log.info("unusable reply: %r", reply.content[:500])
         raise ActionFailed(str(exc)) from exc
+    new = vault.reveal(new)
     line_start = t.text.rfind("\n", 0, t.start) + 1
-    fitted = fit_to_range(inp.selection, new, line_prefix=t.text[line_start:t.start],
+    fitted = fit_to_range(t.text[t.start:t.end], new, line_prefix=t.text[line_start:t.start],
                           newline=t.doc.line_ending())
     caps = _edit_caps(ls)
     edit = document_edit(t.text, t.start, t.end, fitted, uri=t.uri, version=t.version,
@@ -420,8 +416,10 @@ async def _compute_tests(ls: DevstralServer, t: Target, data: dict[str, Any],
     shown = existing
     if existing is not None and len(existing) > 8000:
         shown = existing[:4000] + "\n…\n" + existing[-3000:]
-    inp = _input(ls, ActionId.TESTS, t, data, test_path=ls.relative_path(test_path.as_uri()),
-                 test_existing=shown)
+    vault = SecretVault()
+    inp = _input(ls, ActionId.TESTS, t, data, vault,
+                 test_path=ls.relative_path(test_path.as_uri()),
+                 test_existing=vault.hide(shown) if shown is not None else None)
     reply = await _ask(ls, build_messages(inp), progress)
     try:
         code = parse_code_reply(reply.content, original="", language=inp.language,
@@ -430,6 +428,7 @@ async def _compute_tests(ls: DevstralServer, t: Target, data: dict[str, Any],
         raise ActionFailed(str(exc)) from exc
     if not code.strip():
         raise ActionFailed("Devstral returned no tests; nothing was changed.")
+    code = vault.reveal(code)
     if test_path == src:
         existing, version, uri = t.text, t.version, t.uri
     newline = "\r\n" if existing and existing.count("\r\n") > existing.count("\n") / 2 else "\n"
@@ -460,7 +459,7 @@ def explanation_dir() -> Path:
 async def run_explain(ls: DevstralServer, data: dict[str, Any]) -> dict[str, Any]:
     async with Progress(ls, "Devstral: explaining") as progress:
         t = _target(ls, data, check_version=False)
-        inp = _input(ls, ActionId.EXPLAIN, t, data)
+        inp = _input(ls, ActionId.EXPLAIN, t, data, SecretVault())
         reply = await _ask(ls, build_messages(inp), progress, max_tokens=2048)
     try:
         text = parse_markdown_reply(reply.content)
@@ -544,7 +543,8 @@ async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[s
         try:
             result = await progress.run(run_edit_agent(
                 client.client, model=ls.endpoint.model or "", instruction=instruction,
-                overlay=overlay, limits=limits, on_step=progress.report, context_note=note))
+                overlay=overlay, limits=limits, on_step=progress.report, context_note=note,
+                vault=SecretVault()))
         except AgentError as exc:
             raise ActionFailed(f"Devstral: {exc}") from exc
     summary = result.summary

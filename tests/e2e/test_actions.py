@@ -401,3 +401,35 @@ async def test_generate_tests_extends_an_open_test_file(fake: FakeBackend, ws: P
         assert applied[test_path.as_uri()] == existing + "\n\n" + code
     [req] = fake.completion_requests
     assert "def test_one" in req.body["messages"][-1]["content"]
+
+
+async def test_rewrite_keeps_secrets_in_the_file_but_never_sends_them(
+    fake: FakeBackend, ws: Path
+) -> None:
+    from tests.unit.test_context_privacy import SECRETS
+
+    key = SECRETS["openai"]
+    source = f'client = make_client(api_key="{key}", retries=3)\n'
+    uri = (ws / "client.py").as_uri()
+
+    def rename(req: Any) -> Reply:
+        # The model sees a placeholder and copies it into its rewrite, as a real model would.
+        user = req.body["messages"][-1]["content"]
+        placeholder = user[user.index("<secret:"):user.index(">", user.index("<secret:")) + 1]
+        return Reply.text(f'```python\nclient = make_client(api_key="{placeholder}", '
+                          'retries=5)\n```')
+
+    fake.default = rename
+    async with lsp_session(fake_env(fake), root=ws) as (lsp, result):
+        open_doc(lsp, uri, source)
+        end = len(source) - 1
+        rng = {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": end}}
+        out = await lsp.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="devstral.rewrite",
+            arguments=[{"uri": uri, "range": rng, "instruction": "five retries"}]))
+        assert out["applied"] is True
+        [params] = lsp.applied_edits  # type: ignore[attr-defined]
+        applied = apply_like_client(params.edit, {uri: source}, {uri: 1}, encoding_of(result))
+        assert applied[uri] == source.replace("retries=3", "retries=5")
+    for req in fake.requests:
+        assert key not in str(req.body)

@@ -168,9 +168,6 @@ async def test_code_actions_context_sends_no_secret(fake: FakeBackend, secret_ws
     assert leaks(fake.completion_requests) == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: features/actions.py _input sends the selection unredacted (only before/after go "
-    "through _redact), so a selection holding a key leaves the machine"))
 async def test_code_action_on_a_selection_with_secrets_sends_none(fake: FakeBackend,
                                                                   secret_ws: Path) -> None:
     fake.default = Reply.text("```python\npass\n```")
@@ -183,9 +180,6 @@ async def test_code_action_on_a_selection_with_secrets_sends_none(fake: FakeBack
     assert leaks(fake.completion_requests) == {}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: edits/tools.py ToolBox._view returns file text unredacted to the model, so "
-    "devstral.editWorkspace sends workspace secrets in tool results"))
 async def test_edit_workspace_tool_results_send_no_secret(fake: FakeBackend,
                                                           secret_ws: Path) -> None:
     def view(path: str) -> Reply:
