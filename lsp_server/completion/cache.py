@@ -66,6 +66,15 @@ def request_key(body: dict[str, Any]) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
+def text_key(*parts: str) -> str:
+    """Stable hash of some texts (a cursor window): small keys for the LRU."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 class LRUCache:
     """Bounded map from request key to cleaned suggestion."""
 

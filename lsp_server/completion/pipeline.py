@@ -25,7 +25,7 @@ from ..model.prompts import (
     build_completion_request,
     strip_assistant_prefix,
 )
-from .cache import ANCHOR_TAIL, LRUCache, Read, TypedThroughCache, request_key
+from .cache import ANCHOR_TAIL, LRUCache, Read, TypedThroughCache, request_key, text_key
 from .debounce import AdaptiveDebounce
 from .health import BackendHealth
 from .postprocess import StopDetector, clean_completion, decide_multiline
@@ -177,7 +177,7 @@ class CompletionPipeline:
 
         # Cheap key on the text around the cursor: a repeated position is answered before the
         # debounce without building the context.
-        window_key = f"{uri}\0{read(offset - 3000, offset)}\0{read(offset, offset + 1000)}"
+        window_key = text_key(uri, read(offset - 3000, offset), read(offset, offset + 1000))
         hit = self.lru.get(window_key)
         if hit is not None:
             return self._cache_hit(uri, read, offset, hit)
