@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -25,4 +26,5 @@ def register(server: DevstralServer) -> None:
             "openDocuments": len(ls.documents),
             "positionEncoding": str(ls.encoding),
             "indexReady": ls.context.engine.wait_until_indexed(0),
+            "asyncioTasks": len(asyncio.all_tasks()),
         }
