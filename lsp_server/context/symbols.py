@@ -96,7 +96,7 @@ def language_for(path: Path | str, language_id: str | None = None) -> str | None
     return EXTENSIONS.get(os.path.splitext(str(path))[1].lower())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Definition:
     name: str
     kind: str

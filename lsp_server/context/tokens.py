@@ -75,9 +75,30 @@ def get_encoding() -> tiktoken.Encoding:
                 mergeable_ranks=_load_ranks(),
                 special_tokens={},
             )
+            _release_python_ranks(enc)
             _encoding = enc
             log.debug("Tekken vocabulary loaded in %.0f ms", (time.perf_counter() - started) * 1e3)
         return _encoding
+
+
+def _release_python_ranks(enc: tiktoken.Encoding) -> None:
+    """Drop the Python copy of the ranks (~13 MB) and hand freed heap back to the OS.
+
+    tiktoken's Rust `CoreBPE` keeps its own tables for encoding and decoding; the Python dict
+    it was built from is only read again to pickle the `Encoding`, which nothing here does
+    (`__getstate__` would fail loudly). `malloc_trim` exists on glibc only; elsewhere the
+    memory is simply reused by later allocations.
+    """
+    if getattr(enc, "_mergeable_ranks", None) is not None:
+        enc._mergeable_ranks = None  # type: ignore[assignment]
+    try:
+        import ctypes
+
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
+    except Exception:  # pragma: no cover - no libc symbols (Windows) or no ctypes
+        log.debug("malloc_trim unavailable", exc_info=True)
 
 
 def is_loaded() -> bool:

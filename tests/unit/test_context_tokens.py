@@ -113,3 +113,12 @@ def test_import_is_lazy() -> None:
         "assert 'tiktoken' not in sys.modules; assert not t.is_loaded()"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_python_ranks_are_released_after_load() -> None:
+    """The Rust CoreBPE keeps its own tables; the ~13 MB Python dict is dropped."""
+    enc = tokens.get_encoding()
+    assert getattr(enc, "_mergeable_ranks", None) is None
+    text, ids = CAPTURED[3]
+    assert tokens.encode(text) == ids and tokens.decode(ids) == text
+    assert enc.decode_single_token_bytes(ids[0] - tokens.NUM_SPECIAL_TOKENS)
