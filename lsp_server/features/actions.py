@@ -30,7 +30,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -45,16 +45,18 @@ from ..actions.catalog import (
     Offer,
     select_actions,
 )
-from ..actions.edit import append_text, document_edit, fit_to_range
-from ..actions.parse import ReplyError, ToolCallText, parse_code_reply, parse_markdown_reply
-from ..actions.prompts import CONTEXT_AFTER_CHARS, CONTEXT_BEFORE_CHARS, ActionInput, build_messages
-from ..actions.scope import find_todo, is_test_file
-from ..actions.testfile import matching_test_path
 from ..documents import Document
-from ..edits.overlay import FileChange
-from ..edits.workspace_edit import EditCapabilities, build_workspace_edit
-from ..secrets_vault import SecretVault
 from ..server import DevstralServer, uri_to_path
+
+if TYPE_CHECKING:
+    from ..actions.parse import ToolCallText
+    from ..actions.prompts import ActionInput
+    from ..edits.workspace_edit import EditCapabilities
+    from ..secrets_vault import SecretVault
+
+# The action cores (prompts, reply parsing, diffs, workspace edits, the secrets vault) are
+# imported by the handlers that use them, on the first code action: registering the feature
+# must not slow down the server's start (and with it the `initialize` reply).
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,8 @@ def _literal_support(ls: DevstralServer) -> bool:
 
 
 def _edit_caps(ls: DevstralServer) -> EditCapabilities:
+    from ..edits.workspace_edit import EditCapabilities
+
     return EditCapabilities.from_client(ls.client_capabilities, str(ls.encoding))
 
 
@@ -272,6 +276,7 @@ class Reply:
 
 async def _ask(ls: DevstralServer, messages: list[dict[str, Any]], progress: Progress,
                max_tokens: int = 4096) -> Reply:
+    from ..actions.parse import ToolCallText
     from ..model.client import BackendError
 
     timeout_s = ls.settings.action_timeout_ms / 1000
@@ -340,6 +345,8 @@ def _target(ls: DevstralServer, data: dict[str, Any], *, check_version: bool) ->
 def _input(ls: DevstralServer, action: ActionId, t: Target, data: dict[str, Any],
            vault: SecretVault, **extra: Any) -> ActionInput:
     """What the model sees; every secret in it goes through `vault` (restored in the reply)."""
+    from ..actions.prompts import CONTEXT_AFTER_CHARS, CONTEXT_BEFORE_CHARS, ActionInput
+
     before = t.text[max(0, t.start - CONTEXT_BEFORE_CHARS):t.start]
     if t.start > CONTEXT_BEFORE_CHARS and "\n" in before:
         before = before[before.index("\n") + 1:]
@@ -365,6 +372,11 @@ async def compute_edit(ls: DevstralServer, action: ActionId, data: dict[str, Any
                        progress: Progress, *, check_version: bool = True
                        ) -> tuple[types.WorkspaceEdit | None, Target, list[str]]:
     """Ask the model for one edit action; returns the edit (None: nothing to change)."""
+    from ..actions.edit import document_edit, fit_to_range
+    from ..actions.parse import ReplyError, parse_code_reply
+    from ..actions.prompts import build_messages
+    from ..secrets_vault import SecretVault
+
     t = _target(ls, data, check_version=check_version)
     if action is ActionId.TESTS:
         return await _compute_tests(ls, t, data, progress)
@@ -405,6 +417,14 @@ def _read_existing(ls: DevstralServer, path: Path) -> tuple[str | None, int | No
 async def _compute_tests(ls: DevstralServer, t: Target, data: dict[str, Any],
                          progress: Progress
                          ) -> tuple[types.WorkspaceEdit | None, Target, list[str]]:
+    from ..actions.edit import append_text
+    from ..actions.parse import ReplyError, parse_code_reply
+    from ..actions.prompts import build_messages
+    from ..actions.testfile import matching_test_path
+    from ..edits.overlay import FileChange
+    from ..edits.workspace_edit import build_workspace_edit
+    from ..secrets_vault import SecretVault
+
     src = uri_to_path(t.uri)
     test_path = matching_test_path(src, ls.roots) if src is not None else None
     if src is None or test_path is None:
@@ -457,6 +477,10 @@ def explanation_dir() -> Path:
 
 
 async def run_explain(ls: DevstralServer, data: dict[str, Any]) -> dict[str, Any]:
+    from ..actions.parse import ReplyError, parse_markdown_reply
+    from ..actions.prompts import build_messages
+    from ..secrets_vault import SecretVault
+
     async with Progress(ls, "Devstral: explaining") as progress:
         t = _target(ls, data, check_version=False)
         inp = _input(ls, ActionId.EXPLAIN, t, data, SecretVault())
@@ -490,6 +514,8 @@ async def run_explain(ls: DevstralServer, data: dict[str, Any]) -> dict[str, Any
 
 
 def _edit_workspace_instruction(ls: DevstralServer, data: dict[str, Any]) -> str | None:
+    from ..actions.scope import find_todo
+
     instruction = data.get("instruction")
     if isinstance(instruction, str) and instruction.strip():
         return instruction.strip()
@@ -505,7 +531,8 @@ def _edit_workspace_instruction(ls: DevstralServer, data: dict[str, Any]) -> str
 async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[str, Any]:
     from ..edits.agent import AgentError, AgentLimits, context_note_for, run_edit_agent
     from ..edits.overlay import Overlay
-    from ..edits.workspace_edit import client_can_create_files
+    from ..edits.workspace_edit import build_workspace_edit, client_can_create_files
+    from ..secrets_vault import SecretVault
 
     instruction = _edit_workspace_instruction(ls, data)
     if instruction is None:
@@ -666,6 +693,9 @@ def register(server: DevstralServer) -> None:
         code_action_kinds=KINDS, resolve_provider=True))
     def code_action(ls: DevstralServer, params: types.CodeActionParams
                     ) -> list[types.CodeAction | types.Command]:
+        from ..actions.scope import is_test_file
+        from ..actions.testfile import matching_test_path
+
         uri = params.text_document.uri
         doc = ls.documents.get(uri)
         if doc is None:
