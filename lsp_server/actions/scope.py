@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..context.lazy_re import LazyPattern
+
 MAX_SCAN_UP = 2000
 """Lines looked at above the cursor for an enclosing definition."""
 MAX_BLOCK_LINES = 4000
@@ -31,25 +33,25 @@ _MODIFIERS = (
     r"(?:export|pub(?:\([^)]*\))?|public|private|protected|internal|static|async|default|"
     r"override|virtual|inline|unsafe|const|extern|abstract|final|open|suspend|declare)"
 )
-_DEF_KEYWORD = re.compile(
+_DEF_KEYWORD = LazyPattern(
     rf"^\s*(?:{_MODIFIERS}\s+)*(?:def|class|fn|func|function|interface|struct|impl|enum|trait|"
     r"module|sub|proc|fun|object|record)\b"
 )
-_C_LIKE_DEF = re.compile(r"^\s*[A-Za-z_][\w:<>,\[\]\s\*&]*[\s\*&]\**[A-Za-z_]\w*\s*\([^;]*$")
-_NOT_DEF = re.compile(
+_C_LIKE_DEF = LazyPattern(r"^\s*[A-Za-z_][\w:<>,\[\]\s\*&]*[\s\*&]\**[A-Za-z_]\w*\s*\([^;]*$")
+_NOT_DEF = LazyPattern(
     r"^\s*(?:if|for|while|switch|return|else|catch|do|try|with|elif|except|case|new|throw|"
     r"await|yield|print|assert|raise|del|import|from|using|namespace)\b"
 )
-_ARROW_DEF = re.compile(r"^\s*(?:export\s+)?(?:const|let|var)\s+\w+\s*=\s*(?:async\s*)?\(.*=>")
-_TODO = re.compile(r"\b(TODO|FIXME|XXX)\b[:\s]*(.*)")
-_COMMENT_START = re.compile(r"^\s*(#|//|/\*|\*|--|;|%)")
-_STUB_LINE = re.compile(
+_ARROW_DEF = LazyPattern(r"^\s*(?:export\s+)?(?:const|let|var)\s+\w+\s*=\s*(?:async\s*)?\(.*=>")
+_TODO = LazyPattern(r"\b(TODO|FIXME|XXX)\b[:\s]*(.*)")
+_COMMENT_START = LazyPattern(r"^\s*(#|//|/\*|\*|--|;|%)")
+_STUB_LINE = LazyPattern(
     r"^\s*(?:pass|\.\.\.|raise\s+NotImplementedError\b.*|todo!\(.*\);?|unimplemented!\(.*\);?|"
     r"throw\s+new\s+\w*Error\(.*\);?|panic\(.*\);?|return\s*;?|\{\s*\}|\}|end|\)|\];?)\s*$"
 )
-_CLOSER = re.compile(r"^\s*(?:[\}\)\]]+[;,]?|end\b.*)\s*$")
-_DOC_OPEN = re.compile(r'^\s*[rRuUbB]?("""|\'\'\')')
-_DOC_COMMENT_ABOVE = re.compile(r"^\s*(///|//!|/\*\*|\*|#|--|;;)")
+_CLOSER = LazyPattern(r"^\s*(?:[\}\)\]]+[;,]?|end\b.*)\s*$")
+_DOC_OPEN = LazyPattern(r'^\s*[rRuUbB]?("""|\'\'\')')
+_DOC_COMMENT_ABOVE = LazyPattern(r"^\s*(///|//!|/\*\*|\*|#|--|;;)")
 
 
 def indent_of(line: str) -> int:

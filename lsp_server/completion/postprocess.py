@@ -20,9 +20,10 @@ runs on every streamed chunk; no regex here can backtrack catastrophically.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from itertools import pairwise
+
+from ..context.lazy_re import LazyPattern
 
 HOLE_MARKER = "{{FILL_HERE}}"
 """How the prompt shows the cursor; models sometimes echo it."""
@@ -60,7 +61,7 @@ _CUT_TAGS = ("</COMPLETION>", "</CODE>", "<|im_end|>", "<|endoftext|>", "[/INST]
 _STRIP_TAGS = ("<COMPLETION>", "<CODE>")
 """Wrappers some models put around the answer itself."""
 
-_INTRO_RE = re.compile(
+_INTRO_RE = LazyPattern(
     r"(?i:sure|certainly|of course|absolutely|okay|alright|got it|"
     r"here(?:'s| is| are)|below (?:is|are)|"
     r"the (?:complete|completed|missing|following|full|final|corrected|updated) "
@@ -70,7 +71,7 @@ _INTRO_RE = re.compile(
 )
 """Openers of the sentence an instruct model says before the code."""
 
-_LABEL_RE = re.compile(
+_LABEL_RE = LazyPattern(
     r"</?[A-Z][A-Z_]{1,24}>"
     r"|(?i:completion|answer|code|output|result|insertion|inserted code|missing code"
     r"|fill|hole|prefix|suffix|task|query|cursor)\s*:"
@@ -80,24 +81,24 @@ _LABEL_RE = re.compile(
 )
 """Whole lines that echo the prompt's own labels (see model/prompts.py) or common tags."""
 
-_TRAILING_RE = re.compile(
+_TRAILING_RE = LazyPattern(
     r"(?i:this|these|that|the|it|in|i|here|note|notes|now|with|explanation|by|you|we)\b"
 )
 """First words of an explanation the model appends after the code."""
 
-_DEFINITION_RE = re.compile(
+_DEFINITION_RE = LazyPattern(
     r"(?:async\s+)?(?:def|class|function|func|fn|impl|struct|enum|interface|trait|module|type)\b"
     r"|(?:export|pub|public|private|protected|static|internal)\b"
     r"|@\w|#\["
 )
 """Starts of a new definition: after a blank line at the block's level it is the next item."""
 
-_END_OPENER_RE = re.compile(
+_END_OPENER_RE = LazyPattern(
     r"(?:.*\b(?:then|do|else|begin))$|(?:(?:local\s+)?function|def|class|module|if|while|for"
     r"|unless|until|case)\b"
 )
-_BACKTICK_SPAN_RE = re.compile(r"`[^`]*`")
-_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+_BACKTICK_SPAN_RE = LazyPattern(r"`[^`]*`")
+_TOKEN_RE = LazyPattern(r"\w+|[^\w\s]")
 
 _PUNCT_OK = frozenset("()[]{}<>;:,.'\"*/-=+!?&|%#")
 """Punctuation that can make up a short, real completion such as `});` or `*/`."""

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from .lazy_re import LazyPattern
+
 if TYPE_CHECKING:
     import pathspec
 
@@ -388,28 +390,30 @@ _WORD_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 
 # Generic: NAME <op> VALUE where NAME looks secret and VALUE looks random. The regex starts at
 # the keyword (fast to find); the full name is recovered by scanning backwards.
-_ASSIGN_RE = re.compile(
+_ASSIGN_RE = LazyPattern(
     r"(?i)(?:secret|token|passw|pwd|key|credential|bearer)[\w.\-]*"
     r"(?P<sep>(?:[\"'\]]?[ \t]*(?::=|=>|=|:)|[\"'][ \t]*,)[ \t]*)"
     r"(?:[A-Za-z]{0,2}(?P<q>[\"'`])(?P<qv>[^\n\"'`]{1,256}?)(?P=q)"
     r"|(?P<uv>[^\s\"'`,;()\[\]{}<>]{1,256}))"
 )
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-$@")
-_SECRET_WORD_RE = re.compile(r"(?i)secret|token|passw|pwd|credential|bearer")
-_KEY_NAME_RE = re.compile(r"(?:^|[_\-.]|(?<=[a-z0-9]))(?:[Kk]ey|KEY)$|^key$|(?i:apikey|accesskey)$")
-_BEARER_RE = re.compile(r"(?i)(?:bearer|token)[ \t]+([A-Za-z0-9._~+/\-]{20,}=*)")
-_PASSWORD_NAME_RE = re.compile(r"(?i)(?:passw(?:or)?d|passwd|pwd|secret)")
-_CODEISH_RE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$|^[A-Za-z_]+$")
+_SECRET_WORD_RE = LazyPattern(r"(?i)secret|token|passw|pwd|credential|bearer")
+_KEY_NAME_RE = LazyPattern(
+    r"(?:^|[_\-.]|(?<=[a-z0-9]))(?:[Kk]ey|KEY)$|^key$|(?i:apikey|accesskey)$"
+)
+_BEARER_RE = LazyPattern(r"(?i)(?:bearer|token)[ \t]+([A-Za-z0-9._~+/\-]{20,}=*)")
+_PASSWORD_NAME_RE = LazyPattern(r"(?i)(?:passw(?:or)?d|passwd|pwd|secret)")
+_CODEISH_RE = LazyPattern(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$|^[A-Za-z_]+$")
 _PAIR_NAMES = frozenset(
     {"password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "client_secret"}
 )
-_WORDY_RE = re.compile(r"^[a-z]+(?:[_\-.:/ ][a-z0-9]+)*$|^[A-Z]+(?:[_\-.:/ ][A-Z0-9]+)*$")
-_PLACEHOLDER_RE = re.compile(
+_WORDY_RE = LazyPattern(r"^[a-z]+(?:[_\-.:/ ][a-z0-9]+)*$|^[A-Z]+(?:[_\-.:/ ][A-Z0-9]+)*$")
+_PLACEHOLDER_RE = LazyPattern(
     r"(?i)^(?:x+|\*+|\.+|<[^>]*>?|\$.*|%.*|\{.*|changeme|change_me|pass|password|passwd|secret|"
     r"token|none|null|nil|true|false|example|placeholder|your[_\-].*|todo|dummy|test|redacted)$"
 )
-_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
-_UUID_RE = re.compile(
+_HEX_RE = LazyPattern(r"^[0-9a-fA-F]+$")
+_UUID_RE = LazyPattern(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 
@@ -488,12 +492,24 @@ class Redactor:
     """Replaces secrets with `<redacted:kind>`; regexes are compiled once, scans are linear."""
 
     def __init__(self, extra: Sequence[tuple[str, str]] = ()) -> None:
-        self._known = [
-            (kind, re.compile(pattern, re.DOTALL if kind == "private-key" else 0), group, trig)
-            for kind, pattern, group, trig in _KNOWN
-        ]
-        for kind, pattern in extra:
-            self._known.append((kind, re.compile(pattern), 0, ()))
+        self._extra = list(extra)
+        self._compiled: list[tuple[str, re.Pattern[str], int, tuple[str, ...]]] | None = None
+        if self._extra:
+            self._known  # noqa: B018 - a bad extra pattern fails here, not on first use
+
+    @property
+    def _known(self) -> list[tuple[str, re.Pattern[str], int, tuple[str, ...]]]:
+        """The patterns, compiled on first use (not while the server starts)."""
+        known = self._compiled
+        if known is None:
+            known = [
+                (kind, re.compile(pattern, re.DOTALL if kind == "private-key" else 0), group, trig)
+                for kind, pattern, group, trig in _KNOWN
+            ]
+            for kind, pattern in self._extra:
+                known.append((kind, re.compile(pattern), 0, ()))
+            self._compiled = known
+        return known
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         """Spans (start, end, kind) to replace, sorted and non-overlapping."""
