@@ -66,12 +66,13 @@ class DevstralProtocol(LanguageServerProtocol):
             method = data.get("method") if isinstance(data, dict) else None
             if not isinstance(method, str):
                 raise
-            if "id" in data:
-                log.warning("invalid params for %s (request %r): %s", method, data["id"], exc)
-                self._send_response(data["id"], None, JsonRpcInvalidParams(
+            msg_id = data.get("id")
+            if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool):
+                log.warning("invalid params for %s (request %r): %s", method, msg_id, exc)
+                self._send_response(msg_id, None, JsonRpcInvalidParams(
                     f"Invalid params for {method}").to_response_error())
-            else:
-                log.warning("invalid params for notification %s dropped: %s", method, exc)
+            else:  # a notification, or an id no response could carry
+                log.warning("invalid message for %s dropped: %s", method, exc)
             return _ANSWERED
 
     def handle_message(self, message: Any) -> Any:

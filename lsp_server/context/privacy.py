@@ -307,10 +307,12 @@ _KNOWN: list[tuple[str, str, int, tuple[str, ...]]] = [
         0,
         ("PRIVATE KEY",),
     ),
-    # A window that starts inside a key block (prefix cut at a line boundary).
+    # A window that starts inside a key block: a prefix cut at a line boundary, or a suffix
+    # starting mid-line (even inside the BEGIN marker, when the cursor sits there).
     (
         "private-key",
-        r"\A(?:[ \t]*[A-Za-z0-9+/=\\\"',]*\r?\n)*?[ \t\"']*-----END[ A-Z0-9]{0,30}PRIVATE KEY"
+        r"\A(?:[^\n]*\n)?(?:[ \t]*[A-Za-z0-9+/=\\\"',]*\r?\n)*?[ \t\"']*-----END[ A-Z0-9]{0,30}"
+        r"PRIVATE KEY"
         r"(?: BLOCK)?-----",
         0,
         ("PRIVATE KEY",),

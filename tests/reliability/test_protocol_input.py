@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import MODEL, fake_env, inline, inline_params, open_doc
+from tests.e2e.conftest import MODEL, encoding_of, fake_env, inline, inline_params, open_doc
 from tests.fake_backend import FakeBackend, Reply
 
 from .helpers import RawServer, alive, errors, init_params, session, stats
@@ -96,9 +96,8 @@ TOKENS = [
     "中", "文字", "한국어",  # CJK / Hangul (3 UTF-8 bytes, 1 UTF-16 unit)
     "😀", "🎉", "👍🏽", "👩\u200d💻", "𝔘",  # astral: surrogate pairs in UTF-16, 4 UTF-8 bytes
     "\n", "\r\n", "\r", "\x0c", "\x0b",  # LSP breaks only on the first three
+    "\u2028", "\x1c", "\x85",  # not line breaks either
 ]
-# "\u2028", "\x1c" and "\x85" are left out of the property test: they hit the prefix-budget
-# bug pinned by `test_line_separator_in_prefix_is_kept` below.
 texts = st.lists(st.sampled_from(TOKENS), max_size=60).map("".join)
 
 
@@ -204,18 +203,18 @@ def test_incremental_edits_match_reference(server: ServerThread, module_fake: Fa
     FIGURES["completions"] += 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: context/budget.py cut_prefix drops whole lines of a tiny prefix: lines are split "
-    "with str.splitlines (U+2028, \\x0c, \\x1c, \\x85 …) and the joined text tokenizes to "
-    "more tokens than the per-line sum the allocation granted"))
 async def test_line_separator_in_prefix_is_kept(fake: FakeBackend) -> None:
+    """U+2028, \\x85 and \\x1c are not line breaks in LSP: the whole prefix reaches the prompt."""
     fake.default = Reply.text("")
-    async with session(fake_env(fake), init_options={"debounceMs": 0}) as (lsp, _):
+    async with session(fake_env(fake), init_options={"debounceMs": 0}) as (lsp, result):
+        encoding = encoding_of(result)
         lost = []
         for i, text in enumerate([" \u2028a", "\x1c_a", " \x85a"]):
             uri = f"file:///tmp/devstral-reliability/ls{i}.py"
             open_doc(lsp, uri, text)
-            await inline(lsp, uri, 0, 3)
+            column = len(text.encode("utf-16-le")) // 2 if encoding == "utf-16" else (
+                len(text.encode()) if encoding == "utf-8" else len(text))
+            await inline(lsp, uri, 0, column)
             user = fake.completion_requests[-1].body["messages"][-1]["content"]
             if text + HOLE not in user:
                 lost.append(text)

@@ -133,10 +133,6 @@ def _pem_lines(lines: list[str]) -> tuple[int, int]:
     return begin, end
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: context/privacy.py Redactor redacts a PEM private key only when BEGIN and END are "
-    "both in the piece; with the cursor inside the block the prefix has BEGIN without END "
-    "(and the suffix END without BEGIN), so the key lines are sent"))
 async def test_cursor_inside_a_private_key_block_sends_none(fake: FakeBackend,
                                                             secret_ws: Path) -> None:
     fake.default = Reply.text("")
