@@ -106,6 +106,21 @@ class Definition:
     text: str
     """Summary shown to the model: leading comments, signature, docstring, short body."""
     container: str | None = None
+    sig_len: int = 0
+    """Length of the head of `text` that is the signature (with leading comments, decorators
+    and the docstring) of a function or method; 0 when there is no shorter form."""
+
+
+def compact_text(d: Definition) -> str:
+    """`d.text` with the body replaced by an ellipsis (signature and docs only)."""
+    if d.sig_len <= 0 or d.sig_len >= len(d.text):
+        return d.text
+    head = d.text[: d.sig_len].rstrip()
+    if d.path.suffix in (".py", ".pyi"):
+        sig_line = next((x for x in head.split("\n") if d.name in x), "")
+        indent = len(sig_line) - len(sig_line.lstrip())
+        return head + "\n" + " " * (indent + 4) + "..."
+    return head + " { ... }"
 
 
 @dataclass
@@ -184,6 +199,8 @@ class _Extractor:
         self.src = source
         self.defs: list[Definition] = []
         self.imports: dict[str, str] = {}
+        self.sig_len = 0
+        """Set by `function_summary` for the `add` that follows it."""
 
     # -- helpers
     def text(self, node: Node | None) -> str:
@@ -216,6 +233,7 @@ class _Extractor:
         container: str | None = None,
         lead: Node | None = None,
     ) -> None:
+        sig_len, self.sig_len = self.sig_len, 0
         if not name:
             return
         start = lead if lead is not None else self.lead_start(node)
@@ -224,6 +242,10 @@ class _Extractor:
             head = self.src[start.start_byte : node.start_byte].decode("utf-8", errors="replace")
         indent = " " * start.start_point[1]
         text = indent + head + summary
+        if sig_len and kind in ("function", "method"):
+            sig_len += len(indent) + len(head)
+        else:
+            sig_len = 0
         self.defs.append(
             Definition(
                 name=name,
@@ -233,6 +255,7 @@ class _Extractor:
                 end_line=node.end_point[0],
                 text=_clip_lines(text, MAX_DEF_LINES + MAX_DOC_LINES),
                 container=container,
+                sig_len=sig_len if sig_len < len(text) else 0,
             )
         )
 
@@ -243,6 +266,20 @@ class _Extractor:
         return self.src[node.start_byte : body.start_byte].decode("utf-8", errors="replace")
 
     def function_summary(self, node: Node, body: Node | None, ellipsis: str) -> str:
+        self.sig_len = 0
+        if body is not None:
+            end = body.start_byte
+            first = body.named_children[0] if body.named_children else None
+            if (
+                self.language == "python"
+                and first is not None
+                and first.type == "expression_statement"
+                and first.named_children
+                and first.named_children[0].type == "string"
+                and first.end_point[0] - first.start_point[0] < MAX_DOC_LINES
+            ):
+                end = first.end_byte
+            self.sig_len = len(self.src[node.start_byte : end].decode("utf-8", errors="replace"))
         full = self.text(node)
         if body is None or full.count("\n") < MAX_DEF_LINES:
             return full

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lsp_server.context.privacy import PrivacyGuard
-from lsp_server.context.symbols import SymbolIndex, extract
+from lsp_server.context.symbols import SymbolIndex, compact_text, extract
 
 PY = '''import os
 from .util import helper as h, other
@@ -183,3 +183,20 @@ def test_incremental_update_and_delete(workspace: Path) -> None:
     index.remove(util)
     assert index.lookup("parse_config") == []
     assert index.update(workspace / "notes.txt", "whatever") is None
+
+
+def test_compact_text_keeps_signature_and_docs_only() -> None:
+    src = (
+        "# lead\n@deco\ndef f(a,\n      b) -> int:\n"
+        '    """Doc."""\n    x = a\n    return x + b\n'
+        "class C:\n    def m(self):\n        return 1\n"
+    )
+    defs = {d.name: d for d in extract(Path("/w/f.py"), src, "python").definitions}
+    assert compact_text(defs["f"]) == (
+        '# lead\n@deco\ndef f(a,\n      b) -> int:\n    """Doc."""\n    ...'
+    )
+    assert compact_text(defs["m"]) == "    def m(self):\n        ..."
+    assert compact_text(defs["C"]) == defs["C"].text  # classes are outlines already
+    go = "package p\n// Add adds.\nfunc Add(a, b int) int { return a + b }\n"
+    add = extract(Path("/w/f.go"), go, "go").definitions[0]
+    assert compact_text(add) == "// Add adds.\nfunc Add(a, b int) int { ... }"
