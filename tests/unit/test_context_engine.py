@@ -230,3 +230,133 @@ def test_many_open_documents_only_recent_ones_are_searched() -> None:
     started = time.perf_counter()
     engine.build(uri=here, text=text, offset=len(text), language_id="python")
     assert time.perf_counter() - started < 0.25  # ~1 ms; generous for loaded CI machines
+
+
+# --------------------------------------------------------------------------- ranking rules
+from lsp_server.context.engine import code_only, enclosing_calls, rank_names  # noqa: E402
+
+
+def test_enclosing_calls_innermost_first_with_qualifier() -> None:
+    text = "x = mod.outer(1, [2, 3], inner(a, (b), "
+    assert enclosing_calls(text, len(text)) == [("inner", None), ("outer", "mod")]
+    assert enclosing_calls("if (a and f(b)) ", 16) == []  # closed calls and keywords
+
+
+def test_rank_call_at_cursor_then_cursor_line_then_distance() -> None:
+    text = "far_name()\n\n\nnear_name()\nother = line_name + build_thing("
+    ranked = rank_names(text, len(text), "python")
+    order = sorted(ranked, key=lambda n: -ranked[n].score)
+    # the call, the cursor line (nearer the cursor first), then lines above by distance
+    assert order == ["build_thing", "line_name", "other", "near_name", "far_name"]
+    assert ranked["build_thing"].primary and not ranked["line_name"].primary
+
+
+def test_rank_ignores_comments_and_strings() -> None:
+    text = '# see helper_in_comment\nx = "helper_in_string"\n"""doc helper_in_doc\n"""\ncall_me('
+    ranked = rank_names(text, len(text), "python")
+    assert "call_me" in ranked
+    assert not {"helper_in_comment", "helper_in_string", "helper_in_doc"} & set(ranked)
+    assert "inside" not in code_only('a = "inside" // x', "typescript")
+    # a window that starts inside a docstring
+    assert "prose" not in code_only("prose words\n'''\ncode_name", "python", in_docstring=True)
+
+
+def _many(ws: Path, name: str, n: int) -> None:
+    for i in range(n):
+        d = ws / f"m{i}"
+        d.mkdir()
+        (d / "impl.py").write_text(f"def {name}(v{i}):\n    return {i}\n")
+
+
+def test_imported_name_resolves_to_its_module_even_when_ambiguous(tmp_path: Path) -> None:
+    _many(tmp_path, "helper", 6)
+    app = tmp_path / "app" / "main.py"
+    app.parent.mkdir()
+    text = "from m3.impl import helper\n\nhelper("
+    app.write_text(text)
+    engine = make(tmp_path)
+    try:
+        ctx = engine.build(uri=uri(app), text=text, offset=len(text), language_id="python")
+        defs = [s for s in ctx.snippets if s.kind == "definition"]
+        assert [s.path for s in defs] == ["m3/impl.py"]
+        # relative import, and a name imported from a module outside the index is not guessed
+        rel = tmp_path / "m4" / "use.py"
+        text = "from .impl import helper\nfrom numpy import other\nhelper(other("
+        rel.write_text(text)
+        (tmp_path / "m0" / "other.py").write_text("def other(): pass\n")
+        engine.index.update(rel)
+        engine.index.update(tmp_path / "m0" / "other.py")
+        ctx = engine.build(uri=uri(rel), text=text, offset=len(text), language_id="python")
+        assert [s.path for s in ctx.snippets if s.kind == "definition"] == ["m4/impl.py"]
+    finally:
+        engine.stop()
+
+
+def test_module_qualified_class_and_bare_names_never_methods(tmp_path: Path) -> None:
+    (tmp_path / "shapes.py").write_text(
+        "class Circle:\n    def area(self):\n        return 1\n\ndef radius_of(c):\n    pass\n"
+    )
+    app = tmp_path / "app.py"
+    text = "import shapes\n\narea = 2\nc = shapes.Circle("
+    app.write_text(text)
+    engine = make(tmp_path)
+    try:
+        ctx = engine.build(uri=uri(app), text=text, offset=len(text), language_id="python")
+        defs = [s for s in ctx.snippets if s.kind == "definition"]
+        assert [s.path for s in defs] == ["shapes.py"]
+        assert defs[0].text.startswith("class Circle")  # not the method `area`
+    finally:
+        engine.stop()
+
+
+def test_same_file_definition_only_when_out_of_view(tmp_path: Path) -> None:
+    filler = "".join(f"value_{i} = {i} * {i} + {i}\n" for i in range(1500))
+    text = (
+        "def far_away_helper(a, b):\n    return a + b\n\n"
+        "def near_helper(x):\n    return x\n\n" + filler + "\nnear_helper(1)\nfar_away_helper("
+    )
+    app = tmp_path / "big.py"
+    app.write_text(text)
+    engine = make(tmp_path)
+    try:
+        ctx = engine.build(uri=uri(app), text=text, offset=len(text), language_id="python")
+        assert ctx.prefix_truncated
+        defs = [s for s in ctx.snippets if s.kind == "definition"]
+        assert [s.start_line for s in defs] == [0, 3]  # both far above the prefix window
+        assert "def far_away_helper(a, b):\n    return a + b" in defs[0].text  # primary: body
+        small = "def helper_here(x):\n    return x\n\nhelper_here("
+        app.write_text(small)
+        engine.index.update(app)
+        ctx = engine.build(uri=uri(app), text=small, offset=len(small), language_id="python")
+        assert not ctx.snippets  # the prefix shows it: not repeated
+    finally:
+        engine.stop()
+
+
+def test_definitions_adapt_to_budget_and_compact_others(tmp_path: Path) -> None:
+    names = [f"function_number_{i}" for i in range(12)]
+    for n in names:
+        body = "".join(f"    step_{j} = {j}\n" for j in range(8))
+        (tmp_path / f"{n}.py").write_text(f'def {n}(a, b):\n    """Doc of {n}."""\n{body}')
+    app = tmp_path / "app.py"
+    text = "".join(f"{n}(1, 2)\n" for n in names) + "result = function_number_0("
+    app.write_text(text)
+    engine = make(tmp_path)
+    try:
+        ctx = engine.build(uri=uri(app), text=text, offset=len(text), language_id="python")
+        defs = {s.path: s.text for s in ctx.snippets if s.kind == "definition"}
+        assert len(defs) == 12  # not capped at a fixed 6
+        assert "step_7" in defs["function_number_0.py"]  # the call at the cursor: with body
+        assert defs["function_number_5.py"].endswith('"""Doc of function_number_5."""\n    ...')
+        for budget in (300, 600, 1200):
+            ctx = engine.build(
+                uri=uri(app),
+                text=text,
+                offset=len(text),
+                language_id="python",
+                budget_tokens=budget,
+            )
+            assert ctx.token_counts["total"] <= budget
+            assert any("function_number_0" in s.text for s in ctx.snippets)
+    finally:
+        engine.stop()
