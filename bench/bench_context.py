@@ -11,6 +11,7 @@ while typing (prompt caching).
 from __future__ import annotations
 
 import argparse
+import builtins
 import random
 import re
 import statistics
@@ -20,9 +21,44 @@ import time
 from pathlib import Path
 
 from lsp_server.context.engine import ContextEngine, shared_prefix_ratio
+from lsp_server.context.symbols import Definition
 from lsp_server.context.types import PromptContext
 
 CALL_RE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{3,})\(")
+FROM_IMPORT_RE = re.compile(r"^from (\.*[\w.]*) import ([\w, ]+)$", re.M)
+BUILTINS = frozenset(dir(builtins))
+
+
+def shows(engine: ContextEngine, ctx: PromptContext, d: Definition) -> bool:
+    """Whether the prompt has a definition snippet of exactly `d` (its file and line)."""
+    label = engine.label(d.path)
+    return any(
+        s.kind == "definition" and s.path == label and s.start_line == d.start_line
+        for s in ctx.snippets
+    )
+
+
+def module_file(engine: ContextEngine, here: Path, module: str) -> set[Path]:
+    """Indexed files a `from <module> import` statement in `here` refers to."""
+    dots = len(module) - len(module.lstrip("."))
+    parts = [p for p in module[dots:].split(".") if p]
+    if dots:
+        base = here.parent
+        for _ in range(dots - 1):
+            base = base.parent
+        bases = [base]
+    else:
+        bases = list(engine.roots)
+    out = set()
+    for base in bases:
+        for cand in (
+            base.joinpath(*parts).with_suffix(".py"),
+            base.joinpath(*parts, "__init__.py"),
+        ):
+            if parts or cand.name == "__init__.py":
+                if engine.index.file(cand) is not None:
+                    out.add(cand)
+    return out
 
 
 def render(ctx: PromptContext) -> str:
@@ -55,15 +91,19 @@ def main() -> int:
         f"build {st.seconds:.2f} s (wall incl. thread start {wall:.2f} s)"
     )
 
-    # Call sites of names defined exactly once, in another file.
+    # Call sites of names defined exactly once, in another file (not Python builtins: a call
+    # of `enumerate(` is not a call of some test file's `def enumerate`).
     rng = random.Random(args.seed)
     files = sorted(
         {d.path for name in list(engine.index._by_name)[:20000] for d in engine.index.lookup(name)}
     )
     rng.shuffle(files)
-    sites: list[tuple[Path, str, int, str]] = []
+    sites: list[tuple[Path, str, int, Definition]] = []
+    # Call sites of an ambiguous name (defined in 2+ files) that the file imports with
+    # `from m import name`, where m is an indexed file defining it: the right one must be shown.
+    imported: list[tuple[Path, str, int, Definition]] = []
     for path in files:
-        if len(sites) >= args.samples:
+        if len(sites) >= args.samples and len(imported) >= args.samples // 2:
             break
         try:
             text = path.read_text(encoding="utf-8")
@@ -72,16 +112,40 @@ def main() -> int:
         found = []
         for m in CALL_RE.finditer(text):
             defs = engine.index.lookup(m.group(1))
-            if len(defs) == 1 and defs[0].path != path and defs[0].kind in ("function", "class"):
-                found.append((path, text, m.end(), m.group(1)))
-        if found:
+            if (
+                len(defs) == 1
+                and defs[0].path != path
+                and defs[0].kind in ("function", "class")
+                and m.group(1) not in BUILTINS
+            ):
+                found.append((path, text, m.end(), defs[0]))
+        if found and len(sites) < args.samples:
             sites.append(rng.choice(found))
+        names: dict[str, str] = {}
+        for m in FROM_IMPORT_RE.finditer(text):
+            for n in m.group(2).split(","):
+                names[n.strip()] = m.group(1)
+        amb = []
+        for m in CALL_RE.finditer(text):
+            name = m.group(1)
+            if name not in names or text[m.start() - 1 : m.start()] == ".":
+                continue
+            defs = [d for d in engine.index.lookup(name) if d.kind in ("function", "class")]
+            if len({d.path for d in defs}) < 2:
+                continue
+            targets = module_file(engine, path, names[name])
+            right = [d for d in defs if d.path in targets]
+            if len(right) == 1:
+                amb.append((path, text, m.end(), right[0]))
+        if amb and len(imported) < args.samples // 2:
+            imported.append(rng.choice(amb))
 
     latencies: list[float] = []
     counts: dict[str, list[int]] = {"prefix": [], "suffix": [], "snippets": [], "total": []}
+    n_defs: list[int] = []
     hits = 0
     over = 0
-    for path, text, offset, name in sites:
+    for path, text, offset, d in sites:
         uri = path.as_uri()
         started = time.perf_counter()
         ctx = engine.build(
@@ -91,11 +155,15 @@ def main() -> int:
         for k in counts:
             counts[k].append(ctx.token_counts[k])
         over += ctx.token_counts["total"] > args.budget
-        if any(
-            s.kind == "definition" and re.search(rf"\b(def|class) {name}\b", s.text)
-            for s in ctx.snippets
-        ):
-            hits += 1
+        n_defs.append(sum(s.kind == "definition" for s in ctx.snippets))
+        hits += shows(engine, ctx, d)
+    imp_hits = 0
+    for path, text, offset, d in imported:
+        ctx = engine.build(
+            uri=path.as_uri(), text=text, offset=offset, language_id="python", open_documents={}
+        )
+        over += ctx.token_counts["total"] > args.budget
+        imp_hits += shows(engine, ctx, d)
 
     latencies.sort()
     n = len(latencies)
@@ -105,14 +173,19 @@ def main() -> int:
     )
     for k, v in counts.items():
         print(f"tokens {k:8s}: mean {statistics.mean(v):7.1f}  max {max(v)}")
-    print(f"over budget: {over}/{n}")
+    print(f"definition snippets per prompt: mean {statistics.mean(n_defs):.1f}, max {max(n_defs)}")
+    print(f"over budget: {over}/{n + len(imported)}")
     print(
         "definition of the called cross-file function in the prompt: "
         f"{hits}/{n} ({hits / max(1, n):.0%})"
     )
+    print(
+        "the imported definition of an ambiguous called name in the prompt: "
+        f"{imp_hits}/{len(imported)} ({imp_hits / max(1, len(imported)):.0%})"
+    )
 
     # Prompt caching: type a few characters at one call site and compare consecutive prompts.
-    path, text, offset, _name = sites[0]
+    path, text, offset, _def = sites[0]
     uri = path.as_uri()
     engine.on_open(uri, text, "python")
     ratios = []
