@@ -20,6 +20,9 @@ import sysconfig
 import time
 from pathlib import Path
 
+# this checkout, not whatever an editable install of the package points at
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from lsp_server.context.engine import ContextEngine, shared_prefix_ratio
 from lsp_server.context.symbols import Definition
 from lsp_server.context.types import PromptContext
