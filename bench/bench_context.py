@@ -2,8 +2,8 @@
 
 Prints: index build time and file/definition counts, `build()` latency (p50/p95), the token
 counts of the assembled prompts, how often a call site of a function defined in another file
-gets that definition within the budget, and the shared-prefix ratio of consecutive requests
-while typing (prompt caching).
+gets that definition within the budget, and the shared-prefix ratio of the request bodies
+(`build_completion_request`, as sent) of consecutive completions while typing (prompt caching).
 
     python bench/bench_context.py [--root DIR ...] [--budget 4096] [--samples 300]
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import json
 import random
 import re
 import statistics
@@ -23,9 +24,12 @@ from pathlib import Path
 # this checkout, not whatever an editable install of the package points at
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lsp_server.completion.postprocess import HOLE_MARKER
 from lsp_server.context.engine import ContextEngine, shared_prefix_ratio
+from lsp_server.context.recent import EditHistory
 from lsp_server.context.symbols import Definition
 from lsp_server.context.types import PromptContext
+from lsp_server.model.prompts import CompletionOptions, build_completion_request
 
 CALL_RE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{3,})\(")
 FROM_IMPORT_RE = re.compile(r"^from (\.*[\w.]*) import ([\w, ]+)$", re.M)
@@ -64,12 +68,82 @@ def module_file(engine: ContextEngine, here: Path, module: str) -> set[Path]:
     return out
 
 
-def render(ctx: PromptContext) -> str:
-    """A stand-in for the prompt renderer: stable material first, the cursor last."""
-    parts = [f"# {s.path}\n{s.text}\n" for s in ctx.snippets]
-    parts += ctx.recent_edits
-    parts.append(f"# {ctx.path}\n{ctx.prefix}<CURSOR>{ctx.suffix}")
-    return "\n".join(parts)
+OPTS = CompletionOptions(
+    model="devstral-small-latest", mode="prefix", multiline=False, prefix_style="mistral"
+)
+"""The default preset's request (Mistral API, assistant prefix)."""
+
+
+def request_text(ctx: PromptContext) -> str:
+    """The request body the server would send for `ctx`, serialised as on the wire."""
+    return json.dumps(build_completion_request(ctx, OPTS).body, ensure_ascii=False)
+
+
+def hole_at(body: str) -> int:
+    """Where the current file's hole is in a rendered body (the last marker is the task's)."""
+    return body.rfind(HOLE_MARKER, 0, body.rfind(HOLE_MARKER))
+
+
+class Clock:
+    """A settable clock for the edit history, so pauses in typing take no real time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def typing_session(
+    engine: ContextEngine,
+    clock: Clock,
+    path: Path,
+    text: str,
+    offset: int,
+    typed: str,
+    pause_every: int = 0,
+) -> tuple[list[float], list[float]]:
+    """Type `typed` at `offset` one character at a time (0.1 s apart, a 3 s pause after every
+    `pause_every` characters, so recent edits get committed) and build a request after each.
+
+    Returns, per consecutive pair of requests, the shared-prefix ratio of the whole body and
+    the share of the body before the cursor that they share (1.0 = everything the cursor
+    position allows).
+    """
+    uri = path.as_uri()
+    engine.on_open(uri, text, "python")
+    ratios: list[float] = []
+    reach: list[float] = []
+    prev: str | None = None
+    for i in range(1, len(typed) + 1):
+        clock.now += 3.0 if pause_every and i > 1 and (i - 1) % pause_every == 0 else 0.1
+        new_text = text[:offset] + typed[:i] + text[offset:]
+        engine.on_change(uri, new_text)
+        ctx = engine.build(uri=uri, text=new_text, offset=offset + i, language_id="python")
+        body = request_text(ctx)
+        if prev is not None:
+            ratio = shared_prefix_ratio(prev, body)
+            ratios.append(ratio)
+            common = ratio * max(len(prev), len(body))
+            reach.append(min(1.0, common / hole_at(prev)))
+        prev = body
+    engine.on_close(uri)
+    return ratios, reach
+
+
+def retype_site(text: str, offset: int, limit: int = 60) -> tuple[str, int, str] | None:
+    """The text with the call's line emptied after its indentation, the offset there, and the
+    line's text up to and including the call's `(` (at most `limit` characters): retyping it
+    is what a user writing that call does."""
+    start = text.rfind("\n", 0, offset) + 1
+    end = text.find("\n", offset)
+    end = len(text) if end < 0 else end
+    line = text[start:end]
+    indent = len(line) - len(line.lstrip())
+    typed = text[start + indent : offset]
+    if not 4 <= len(typed) <= limit:
+        return None
+    return text[: start + indent] + text[end:], start + indent, typed
 
 
 def main() -> int:
@@ -79,6 +153,7 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--max-files", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=4)
+    ap.add_argument("--typing-sites", type=int, default=30)
     args = ap.parse_args()
     roots = args.root or [Path(sysconfig.get_paths()["stdlib"])]
 
@@ -187,30 +262,36 @@ def main() -> int:
         f"{imp_hits}/{len(imported)} ({imp_hits / max(1, len(imported)):.0%})"
     )
 
-    # Prompt caching: type a few characters at one call site and compare consecutive prompts.
+    # Prompt caching: type at call sites and compare the request bodies of consecutive
+    # completions (the real rendered body, as sent). The edit history runs on a fake clock.
+    clock = Clock()
+    engine.history = EditHistory(clock=clock)
     path, text, offset, _def = sites[0]
-    uri = path.as_uri()
-    engine.on_open(uri, text, "python")
-    ratios = []
-    reach = []
-    prev = None
-    typed = ""
-    for ch in "result = compute_value(x)":
-        typed += ch
-        new_text = text[:offset] + typed + text[offset:]
-        engine.on_change(uri, new_text)
-        ctx = engine.build(uri=uri, text=new_text, offset=offset + len(typed), language_id="python")
-        rendered = render(ctx)
-        if prev is not None:
-            ratios.append(shared_prefix_ratio(prev, rendered))
-            # the most two prompts can share is everything up to the cursor
-            common = shared_prefix_ratio(prev, rendered) * max(len(prev), len(rendered))
-            reach.append(common / prev.index("<CURSOR>"))
-        prev = rendered
+    ratios, reach = typing_session(engine, clock, path, text, offset, "result = compute_value(x)")
     print(
         f"shared-prefix ratio while typing ({len(ratios)} steps): "
         f"mean {statistics.mean(ratios):.3f}, min {min(ratios):.3f}; "
-        f"share of the text before the cursor: mean {statistics.mean(reach):.3f}"
+        f"share of the body before the cursor: mean {statistics.mean(reach):.3f}"
+    )
+    all_ratios: list[float] = []
+    all_reach: list[float] = []
+    sessions = 0
+    for path, text, offset, _def in sites:
+        if sessions >= args.typing_sites:
+            break
+        site = retype_site(text, offset)
+        if site is None:
+            continue
+        sessions += 1
+        r, c = typing_session(engine, clock, path, site[0], site[1], site[2], pause_every=8)
+        all_ratios += r
+        all_reach += c
+    full = sum(c >= 0.999 for c in all_reach)
+    print(
+        f"retyping call lines at {sessions} sites, pausing every 8 characters "
+        f"({len(all_ratios)} steps): shared-prefix ratio mean {statistics.mean(all_ratios):.3f}; "
+        f"share of the body before the cursor: mean {statistics.mean(all_reach):.3f}, "
+        f"all of it in {full}/{len(all_reach)} ({full / max(1, len(all_reach)):.0%})"
     )
     engine.stop()
     return 0
