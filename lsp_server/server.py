@@ -11,6 +11,7 @@ the protocol adjustments pygls needs for us:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -79,6 +80,26 @@ class DevstralProtocol(LanguageServerProtocol):
         if message is _ANSWERED:
             return None
         return super().handle_message(message)
+
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any,
+                         args: Any = None, kwargs: Any = None) -> None:
+        """pygls' execution, minus its leak: a finished handler's future leaves
+        `_request_futures`.
+
+        pygls 2.1 files the future of every async, threaded or generator handler under its
+        message id, but only a request's reply removes it. Notifications (and the steps of
+        generator handlers) run under fresh uuids nobody removes, so each `didChange` (our
+        sync overrides are generators) kept a done Future, its Condition and the uuid:
+        ~1.2 KB per notification, forever.
+        """
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(functools.partial(self._forget_future, msg_id))
+
+    def _forget_future(self, msg_id: Any, future: Any) -> None:
+        if self._request_futures.get(msg_id) is future:
+            del self._request_futures[msg_id]
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
