@@ -10,7 +10,6 @@ import time: the first `count_tokens` call loads the vocabulary (~0.3 s) under a
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import lzma
 import threading
@@ -123,6 +122,50 @@ def count_tokens(text: str) -> int:
     return len(get_encoding().encode_ordinary(text))
 
 
+class _Memo:
+    """A dict bounded by entries *and* characters of its keys, oldest forgotten first."""
+
+    __slots__ = ("chars", "data", "max_chars", "max_entries")
+
+    def __init__(self, max_entries: int, max_chars: int) -> None:
+        self.data: dict[str, int] = {}
+        self.max_entries = max(1, max_entries)
+        self.max_chars = max(1, max_chars)
+        self.chars = 0
+
+    def store(self, key: str, value: int) -> None:
+        size = len(key)
+        if size > self.max_chars // 4 or key in self.data:
+            return  # too big to be worth a quarter of the memo, or another thread was first
+        if len(self.data) >= self.max_entries or self.chars + size > self.max_chars:
+            self._evict(size)
+        self.data[key] = value
+        self.chars += size
+
+    def _evict(self, incoming: int) -> None:
+        """Forget the oldest entries until at most 3/4 of both bounds are used."""
+        keep_entries = self.max_entries * 3 // 4
+        keep_chars = self.max_chars * 3 // 4 - incoming
+        entries, chars = len(self.data), self.chars
+        drop: list[str] = []
+        for old in self.data:
+            if entries <= keep_entries and chars <= keep_chars:
+                break
+            drop.append(old)
+            entries -= 1
+            chars -= len(old)
+        for old in drop:
+            del self.data[old]
+        self.chars = chars
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.chars = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
 class TokenCounter:
     """`count_tokens` with a bounded memo, because prompts are rebuilt on every keystroke
     from mostly the same lines and snippets.
@@ -131,21 +174,44 @@ class TokenCounter:
     forgets its oldest quarter when full. `lines_total` memoises the *sum of the per-line
     counts* of a block of lines, so the budget code walks a long prefix 16 lines at a time
     with exactly the numbers a line-by-line walk would see.
+
+    The memos are bounded in characters as well as entries: whole prefixes, suffixes and
+    diffs are counted too, they change on every keystroke and are kilobytes each, so an
+    entry bound alone let 50,000 of them pile up (~4 MB of RSS per 1,000 completions in the
+    soak). Texts longer than `long_text` chars go to a small memo of their own, so they
+    cannot push the per-line entries out; a text over a quarter of its memo is not kept.
     """
 
-    def __init__(self, max_entries: int = 50_000) -> None:
-        self._cache: dict[str, int] = {}
-        self._sums: dict[str, int] = {}
-        self._max = max_entries
-        self._max_sums = max(64, max_entries // 16)
+    def __init__(
+        self,
+        max_entries: int = 50_000,
+        *,
+        max_chars: int = 2_000_000,
+        long_text: int = 4096,
+        max_long: int = 32,
+        max_long_chars: int = 1_000_000,
+    ) -> None:
+        self._lines = _Memo(max_entries, max_chars)
+        self._long = _Memo(max_long, max_long_chars)
+        self._blocks = _Memo(max(64, max_entries // 16), max(4096, max_chars // 2))
+        self._cache = self._lines.data
+        self._long_cache = self._long.data
+        self._sums = self._blocks.data
+        self._long_text = long_text
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> int:
-        hit = self._cache.get(text)
+        if len(text) <= self._long_text:
+            hit = self._cache.get(text)
+            memo = self._lines
+        else:
+            hit = self._long_cache.get(text)
+            memo = self._long
         if hit is not None:
             return hit
         value = count_tokens(text)
-        self._store(self._cache, self._max, text, value)
+        with self._lock:  # writers only; readers never see a half-evicted dict (GIL)
+            memo.store(text, value)
         return value
 
     def lines_total(self, lines: Sequence[str]) -> int:
@@ -155,12 +221,12 @@ class TokenCounter:
         if hit is not None:
             return hit
         value = sum(self(line) for line in lines)
-        self._store(self._sums, self._max_sums, key, value)
+        with self._lock:
+            self._blocks.store(key, value)
         return value
 
-    def _store(self, cache: dict[str, int], limit: int, key: str, value: int) -> None:
-        with self._lock:  # writers only; readers never see a half-evicted dict (GIL)
-            if len(cache) >= limit:
-                for old in list(itertools.islice(cache, max(1, len(cache) // 4))):
-                    del cache[old]
-            cache[key] = value
+    def memo_sizes(self) -> dict[str, tuple[int, int]]:
+        """(entries, characters) per memo, for tests and `devstral/debugMemory`."""
+        return {name: (len(m), m.chars)
+                for name, m in (("lines", self._lines), ("long", self._long),
+                                ("blocks", self._blocks))}
