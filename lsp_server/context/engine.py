@@ -90,6 +90,11 @@ def shared_prefix_ratio(a: str, b: str) -> float:
     return lo / max(len(a), len(b))
 
 
+_Key = tuple[str, str, int]
+"""(kind, shown path, first line) of a snippet: the same key is the same piece of a file."""
+_KIND_ORDER = {"definition": 0, "similar": 1, "recent": 2}
+
+
 @dataclass
 class _Candidate:
     snippet: Snippet | None
@@ -98,6 +103,40 @@ class _Candidate:
     label: str
     own_line: int | None = None
     """Signature line of a definition from the current file (skipped if the prefix shows it)."""
+    key: _Key | None = None
+    source: str = ""
+    """The text the snippet was cut from (a definition's or a window's), to tell whether the
+    piece of the file changed since the previous request."""
+    full: bool = False
+    """A definition shown with its body (not only its signature)."""
+    file: Path | None = None
+    doc: str = ""
+    """URI of the document a similar window comes from."""
+    stale: bool = False
+    """Kept from the previous request of the document although no longer a candidate."""
+    hunk: tuple[str, float] | None = None
+    """(uri, time) of a recent edit."""
+
+
+@dataclass
+class _Kept:
+    """A snippet of the previous request of a document, as it was shown."""
+
+    cand: _Candidate
+    line: int
+    """Cursor line when it was last a candidate."""
+    scope: str | None
+    """Definition enclosing the cursor then."""
+
+
+@dataclass
+class _Sticky:
+    """What the previous request of a document showed, in its order (prompt caching)."""
+
+    kept: dict[_Key, _Kept]
+    edits_from: tuple[str, float] | None = None
+    """(uri, time) of the oldest recent edit shown: older ones stay out, so the block of
+    recent edits only grows at its end until that edit leaves the history."""
 
 
 class ContextEngine:
@@ -119,6 +158,7 @@ class ContextEngine:
         max_similar_docs: int = 20,
         index_debounce_seconds: float = 0.15,
         snap_lines: int = 16,
+        sticky_lines: int = 12,
     ) -> None:
         self.budget_tokens = budget_tokens
         self.enable_index = enable_index
@@ -130,6 +170,7 @@ class ContextEngine:
         self.max_similar_docs = max_similar_docs
         self.index_debounce_seconds = index_debounce_seconds
         self.snap_lines = snap_lines
+        self.sticky_lines = sticky_lines
         self.guard = PrivacyGuard(roots)
         self.index = SymbolIndex(
             self.guard, max_files=max_index_files, max_file_bytes=max_file_bytes
@@ -141,6 +182,7 @@ class ContextEngine:
         self.last_build_ms = 0.0
         self._open: dict[str, tuple[str, str]] = {}
         self._recent_docs: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        self._sticky: OrderedDict[str, _Sticky] = OrderedDict()
         self._pending: dict[Path, tuple[str | None, str | None]] = {}
         self._cond = threading.Condition()
         self._cancel = threading.Event()
@@ -299,6 +341,7 @@ class ContextEngine:
 
     def on_close(self, uri: str) -> None:
         self._open.pop(uri, None)
+        self._sticky.pop(uri, None)
         self.history.close(uri)
         path = uri_to_path(uri)
         self._queue_index(path, None, None)  # the disk version is the truth again
@@ -323,6 +366,7 @@ class ContextEngine:
 
     def _ignore_rules_changed(self, path: Path) -> None:
         self.guard.invalidate(path)
+        self._sticky.clear()  # kept snippets may come from files now ignored
         for uri in list(self._recent_docs):
             p = uri_to_path(uri)
             if p is not None and self.guard.excluded_reason(p):
@@ -397,8 +441,17 @@ class ContextEngine:
             pw.start_line + p_first + self.snap_lines if p_first else pw.start_line,
             cursor_line + max(0, s_end - 2),
         )
+        scope = self._scope(path, cursor_line)
+        sticky = self._sticky.get(uri)
+        prev = sticky.kept if sticky is not None else {}
+        near = {
+            key
+            for key, k in prev.items()
+            if k.scope == scope and abs(k.line - cursor_line) <= self.sticky_lines
+        }
         candidates = self._candidates(
-            uri, path, text, offset, language_id, docs, ctx, redact, most["context"], visible
+            uri, path, text, offset, language_id, docs, ctx, redact, most["context"], visible,
+            prev, near, sticky,
         )
         demands["context"] = sum(c.cost for c in candidates)
         alloc = allocate(budget, demands, self.shares.as_dict())
@@ -424,11 +477,17 @@ class ContextEngine:
         ctx.prefix, ctx.suffix = prefix, suffix
         ctx.prefix_truncated = pw.truncated or p_cut
         ctx.suffix_truncated = sw.truncated or s_cut
-        snippets = [c.snippet for c in chosen if c.snippet is not None]
-        order = {"definition": 0, "similar": 1, "recent": 2}
-        snippets.sort(key=lambda s: (order[s.kind], s.path, s.start_line))
-        ctx.snippets = snippets
+        # Prompt caching: the snippets of the previous request first, in their order, then
+        # the newcomers; so while the user types, the prompt only grows at the end of the block.
+        position = {key: i for i, key in enumerate(prev)}
+        old = [c for c in chosen if c.snippet is not None and c.key in position]
+        new = [c for c in chosen if c.snippet is not None and c.key not in position]
+        old.sort(key=lambda c: position[c.key])  # type: ignore[index]
+        new.sort(key=_fresh_order)
+        shown = old + new
+        ctx.snippets = [c.snippet for c in shown if c.snippet is not None]
         diffs = [c for c in chosen if c.diff is not None]
+        self._remember(uri, shown, prev, cursor_line, scope, diffs)
         ctx.recent_edits = [c.diff for c in reversed(diffs) if c.diff is not None]
         snippet_tokens = sum(c.cost for c in chosen if c.snippet is not None)
         recent_tokens = sum(c.cost for c in diffs)
@@ -458,23 +517,43 @@ class ContextEngine:
         redact: _Redact,
         allowance: int,
         visible: tuple[int, int],
+        prev: Mapping[_Key, _Kept] = {},
+        near: frozenset[_Key] | set[_Key] = frozenset(),
+        sticky: _Sticky | None = None,
     ) -> list[_Candidate]:
-        """Context candidates in priority order: definitions, recent edits, similar windows.
+        """Context candidates in priority order: definitions, recent edits, similar windows,
+        then snippets of the previous request kept for prompt caching.
 
         Definitions are taken best first while their cost fits `allowance` (the most tokens
         the context part can get), so the number shown adapts to the room left rather than
         being a fixed count; `max_definitions` only bounds the work.
+
+        `prev` is what the previous request of this document showed, `near` those of its
+        snippets that were candidates close to the cursor (same enclosing definition, at most
+        `sticky_lines` away). A definition shown with its body there keeps its body; one no
+        longer a candidate (the name being typed moved on) is kept, last, if room is left.
         """
         out: list[_Candidate] = []
         taken: list[tuple[str, int, int]] = []
         recent: list[_Candidate] = []
         if self.recent_edits_enabled:
-            for hunk in self.history.hunks():
+            hunks = self.history.hunks()
+            ids = [(h.uri, h.time) for h in hunks]
+            start = 0
+            if sticky is not None and sticky.edits_from is not None:
+                # The oldest edit the previous request showed went out of the history: drop
+                # the older half at once, rather than one edit per request, so the block then
+                # only grows at its end for a while (prompt caching).
+                mark = sticky.edits_from
+                start = ids.index(mark) if mark in ids else len(hunks) // 2
+            for hunk, hid in zip(hunks[start:], ids[start:], strict=True):
                 hp = uri_to_path(hunk.uri)
                 if hunk.uri != uri and hp is not None and self.guard.excluded_reason(hp):
                     continue
                 diff = redact(hunk.diff, 0, f"{hunk.label} (recent edit)")
-                recent.append(_Candidate(None, diff, self.count(diff), f"edit of {hunk.label}"))
+                recent.append(
+                    _Candidate(None, diff, self.count(diff), f"edit of {hunk.label}", hunk=hid)
+                )
         # Recent edits change on every keystroke: a fixed reserve for them (rather than their
         # exact cost) keeps the definitions, the top of the prompt, the same while typing.
         room = allowance - (allowance // 4 if recent else 0)
@@ -484,15 +563,23 @@ class ContextEngine:
             if examined > 4 * self.max_definitions or len(taken) >= self.max_definitions:
                 break
             shown = self.label(d.path)
+            key: _Key = ("definition", shown, d.start_line)
             cand: _Candidate | None = None
-            # the calls around the cursor with their (short) body, others as signatures
+            # the calls around the cursor with their (short) body, others as signatures; a
+            # body shown just before stays (the call was closed, not forgotten)
+            was = prev.get(key) if key in near else None
+            if was is not None and was.cand.full and was.cand.source == d.text:
+                primary = True
             forms = (d.text, compact_text(d)) if primary else (compact_text(d),)
             for body_text in dict.fromkeys(forms):
                 body = redact(body_text, d.start_line, shown)
                 cost = self._snippet_cost(shown, body)
                 if cost <= room:
                     snip = Snippet(shown, body, "definition", score, d.start_line)
-                    cand = _Candidate(snip, None, cost, f"definition {shown}")
+                    cand = _Candidate(
+                        snip, None, cost, f"definition {shown}", key=key, source=d.text,
+                        full=body_text == d.text, file=d.path,
+                    )
                     if d.path == path:
                         cand.own_line = _signature_line(d)
                     break
@@ -502,8 +589,87 @@ class ContextEngine:
             taken.append((shown, d.start_line, d.end_line))
             out.append(cand)
         out.extend(reversed(recent))  # newest first for selection
-        out.extend(self._similar(uri, text, offset, docs, taken, ctx, redact))
+        similar = self._similar(uri, text, offset, docs, taken, ctx, redact)
+        out.extend(similar)
+        current = {c.key for c in out}
+        for s in similar:
+            if s.snippet is not None:
+                taken.append((s.snippet.path, s.snippet.start_line, _end_line(s.snippet)))
+        for key, was in prev.items():
+            kept = was.cand
+            piece = kept.snippet
+            if key in current or key not in near or piece is None or kept.cost > room:
+                continue
+            if kept.file is not None and (
+                kept.file == path or self.guard.excluded_reason(kept.file)
+            ):
+                continue  # the current file's own (its lines move to and fro) or now ignored
+            if not self._unchanged(kept, docs):
+                continue
+            end = _end_line(piece)
+            if any(t[0] == piece.path and piece.start_line <= t[2] and t[1] < end for t in taken):
+                continue  # overlaps a snippet shown anyway
+            room -= kept.cost
+            taken.append((piece.path, piece.start_line, end))
+            out.append(_Candidate(
+                piece, None, kept.cost, kept.label, key=key, source=kept.source,
+                full=kept.full, file=kept.file, stale=True,
+            ))
         return out
+
+    def _unchanged(self, kept: _Candidate, docs: Mapping[str, tuple[str, str]]) -> bool:
+        """Whether the piece of a file a kept snippet shows is still there as it was."""
+        if kept.snippet is not None and kept.snippet.kind == "definition":
+            own = self.index.file(kept.file) if kept.file is not None else None
+            start = kept.snippet.start_line
+            return own is not None and any(
+                d.start_line == start and d.text == kept.source for d in own.definitions
+            )
+        entry = docs.get(kept.doc) or self._recent_docs.get(kept.doc)
+        return entry is not None and kept.source in entry[1]
+
+    def _scope(self, path: Path | None, line: int) -> str | None:
+        """The definition of the current file the cursor is in: the innermost one around
+        `line`, else the nearest one starting above it (the index may lag the buffer, and a
+        line being typed at the end of a function is not part of it yet)."""
+        own = self.index.file(path) if path is not None else None
+        if own is None:
+            return None
+        inside: Definition | None = None
+        above: Definition | None = None
+        for d in own.definitions:
+            if d.start_line > line:
+                continue
+            if line <= d.end_line and (inside is None or d.start_line >= inside.start_line):
+                inside = d
+            if above is None or d.start_line >= above.start_line:
+                above = d
+        best = inside or above
+        return None if best is None else f"{best.container or ''}.{best.name}"
+
+    def _remember(
+        self,
+        uri: str,
+        shown: Sequence[_Candidate],
+        prev: Mapping[_Key, _Kept],
+        line: int,
+        scope: str | None,
+        diffs: Sequence[_Candidate],
+    ) -> None:
+        """Keep what this request shows, in its order, for the next request of `uri`."""
+        kept: dict[_Key, _Kept] = {}
+        for c in shown:
+            if c.key is None:
+                continue
+            if c.stale and c.key in prev:
+                kept[c.key] = prev[c.key]  # relevant where it was last a candidate, not here
+            else:
+                kept[c.key] = _Kept(c, line, scope)
+        edits_from = diffs[-1].hunk if diffs else None  # `diffs` is newest first
+        self._sticky[uri] = _Sticky(kept, edits_from)
+        self._sticky.move_to_end(uri)
+        while len(self._sticky) > 64:
+            self._sticky.popitem(last=False)
 
     def _similar(
         self,
@@ -541,7 +707,11 @@ class ContextEngine:
                 continue
             body = redact(m.text, m.start_line, shown)
             snip = Snippet(shown, body, "similar", round(m.score, 3), m.start_line)
-            out.append(_Candidate(snip, None, self._snippet_cost(shown, body), f"similar {shown}"))
+            out.append(_Candidate(
+                snip, None, self._snippet_cost(shown, body), f"similar {shown}",
+                key=("similar", shown, m.start_line), source=m.text, file=uri_to_path(m.key),
+                doc=m.key,
+            ))
             if len(out) >= self.max_similar:
                 break
         return out
@@ -599,6 +769,19 @@ class ContextEngine:
                 continue
             seen.add(key)
             yield best, round(info.score, 3), info.primary
+
+
+def _end_line(snip: Snippet) -> int:
+    """Line after the last line of `snip` in its file."""
+    return snip.start_line + snip.text.count("\n") + 1
+
+
+def _fresh_order(c: _Candidate) -> tuple[int, str, int]:
+    """Order of snippets new to a document's prompt: definitions, then similar code, each by
+    path and line."""
+    s = c.snippet
+    assert s is not None
+    return (_KIND_ORDER[s.kind], s.path, s.start_line)
 
 
 @dataclass

@@ -360,3 +360,123 @@ def test_definitions_adapt_to_budget_and_compact_others(tmp_path: Path) -> None:
             assert any("function_number_0" in s.text for s in ctx.snippets)
     finally:
         engine.stop()
+
+
+# --------------------------------------------------------------------------- prompt caching
+import itertools  # noqa: E402
+
+from lsp_server.context.recent import EditHistory  # noqa: E402
+from lsp_server.model.prompts import CompletionOptions, build_completion_request  # noqa: E402
+
+_OPTS = CompletionOptions(model="m", mode="chat", multiline=False)
+
+
+def _sticky_ws(tmp_path: Path) -> Path:
+    (tmp_path / "alpha.py").write_text("def alpha_one(a):\n    return a + 1\n")
+    (tmp_path / "beta.py").write_text("def beta_two(b):\n    return b * 2\n")
+    (tmp_path / "aaa_new.py").write_text(
+        'def add_new(x):\n    """Add."""\n' + "".join(f"    s{i} = {i}\n" for i in range(6))
+    )
+    (tmp_path / "zeta.py").write_text("def zeta_four(z):\n    return z\n")
+    return tmp_path
+
+
+_HEAD = (
+    "from alpha import alpha_one\nfrom beta import beta_two\n\n"
+    "def main():\n    alpha_one(1)\n    beta_two(2)\n    "
+)
+_TAIL = "\n\n\ndef other():\n    return 0\n"
+
+
+def _build(engine: ContextEngine, app: Path, typed: str, tail: str = _TAIL):  # type: ignore[no-untyped-def]
+    text = _HEAD + typed + tail
+    ctx = engine.build(
+        uri=uri(app), text=text, offset=len(_HEAD) + len(typed), language_id="python"
+    )
+    assert ctx.token_counts["total"] <= engine.budget_tokens
+    return ctx
+
+
+def test_snippets_of_the_previous_request_stay_first_newcomers_after(tmp_path: Path) -> None:
+    app = _sticky_ws(tmp_path) / "app.py"
+    app.write_text(_HEAD + _TAIL)
+    engine = make(tmp_path)
+    try:
+        first = _build(engine, app, "")
+        assert [s.path for s in first.snippets] == ["alpha.py", "beta.py"]
+        ctx = _build(engine, app, "y = add_new(")
+        # `aaa_new.py` sorts first, but it is new: after the snippets already shown
+        assert [s.path for s in ctx.snippets] == ["alpha.py", "beta.py", "aaa_new.py"]
+        assert [s.text for s in ctx.snippets[:2]] == [s.text for s in first.snippets]
+        assert "s5 = 5" in ctx.snippets[2].text  # the call being typed: with its body
+        a = build_completion_request(first, _OPTS).body["messages"][1]["content"]
+        b = build_completion_request(ctx, _OPTS).body["messages"][1]["content"]
+        shown_before = a[: a.index("File: app.py")]
+        assert b.startswith(shown_before)
+        # the call closed: its body stays as it was (byte-identical), rather than shrinking
+        # to the signature and rewriting the prompt from there
+        closed = _build(engine, app, "y = add_new(1)\n    ")
+        assert [s.text for s in closed.snippets] == [s.text for s in ctx.snippets]
+    finally:
+        engine.stop()
+
+
+def test_snippets_no_longer_relevant_stay_nearby_and_go_further_away(tmp_path: Path) -> None:
+    app = _sticky_ws(tmp_path) / "app.py"
+    app.write_text(_HEAD + _TAIL)
+    engine = make(tmp_path)
+    try:
+        ctx = _build(engine, app, "y = zeta_four")
+        assert [s.path for s in ctx.snippets] == ["alpha.py", "beta.py", "zeta.py"]
+        # the user goes on typing another name: zeta_four is no longer used, but kept
+        ctx = _build(engine, app, "y = zeta_fourteen_undefined")
+        assert [s.path for s in ctx.snippets] == ["alpha.py", "beta.py", "zeta.py"]
+        # in another function, it goes
+        text = _HEAD + "y = 1" + _TAIL + "    q = "
+        ctx = engine.build(uri=uri(app), text=text, offset=len(text), language_id="python")
+        assert "zeta.py" not in [s.path for s in ctx.snippets]
+        # and so it does further than `sticky_lines` away in the same function
+        engine.on_close(uri(app))
+        _build(engine, app, "y = zeta_four")
+        far = "y = 1" + "\n    pass" * (engine.sticky_lines + 2) + "\n    "
+        ctx = _build(engine, app, far)
+        assert "zeta.py" not in [s.path for s in ctx.snippets]
+        # a tiny budget still wins over keeping snippets
+        _build(engine, app, "y = zeta_four")
+        text = _HEAD + "y = zeta_fourteen_undefined" + _TAIL
+        ctx = engine.build(
+            uri=uri(app), text=text, offset=len(_HEAD) + 27, language_id="python",
+            budget_tokens=120,
+        )
+        assert ctx.token_counts["total"] <= 120
+    finally:
+        engine.stop()
+
+
+def test_recent_edits_block_grows_at_its_end(tmp_path: Path) -> None:
+    engine = ContextEngine(enable_index=False)
+    now = [1000.0]
+    engine.history = EditHistory(clock=lambda: now[0])
+    other = "file:///tmp/ws/notes.py"
+    lines = [f"line_{i} = {i}\n" for i in range(200)]
+    engine.on_open(other, "".join(lines), "python")
+    here = "file:///tmp/ws/main.py"
+    text = "x = 1\n"
+
+    def edit(i: int) -> list[str]:
+        lines[i * 10] = f"line_{i * 10} = 'edited {i}'\n"
+        now[0] += 5
+        engine.on_change(other, "".join(lines))
+        now[0] += 5
+        ctx = engine.build(uri=here, text=text, offset=len(text), language_id="python")
+        return ctx.recent_edits
+
+    shown = [edit(i) for i in range(9)]
+    assert len(shown[7]) == 8  # the history keeps 8
+    for a, b in itertools.pairwise(shown[:8]):
+        assert b[: len(a)] == a  # each request only adds at the end
+    # the oldest shown left the history: the older half goes at once ...
+    assert shown[8] == [*shown[7][5:], shown[8][-1]]
+    # ... so the next edits append again
+    after = edit(9)
+    assert after[: len(shown[8])] == shown[8]
