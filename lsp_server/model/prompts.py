@@ -8,8 +8,10 @@ Three ways to ask, chosen by the provider preset and the `promptMode` setting:
   who point completions at a FIM model such as Codestral.
 
 The rendered request is plain JSON, the exact body sent, so `devstral-lsp prompt` can print it.
-Material is laid out from most stable to most volatile (other files, recent edits, then the
-current file) so consecutive requests share a long identical prefix for prompt caching.
+Material is laid out from most stable to most volatile (system prompt, other files' snippets,
+recent edits, then the current file) so consecutive requests share a long identical prefix for
+providers' prompt caching. The snippets keep the context engine's order: it puts those of the
+previous request of the document first, as they were, and newcomers after them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..completion.postprocess import HOLE_MARKER
-from ..context.types import PromptContext
+from ..context.types import PromptContext, Snippet
 from .providers import PrefixStyle, PromptMode
 
 Endpoint = Literal["chat", "completions", "fim"]
@@ -81,18 +83,29 @@ def fence_language(language_id: str) -> str:
     return _FENCE_LANG.get(language_id, language_id or "")
 
 
+_SNIPPET_LABEL = {
+    "definition": "definition used near the cursor",
+    "similar": "similar code",
+    "recent": "recently viewed",
+}
+
+
+def render_snippet(snip: Snippet, language_id: str) -> str:
+    """One snippet with its header: the same snippet always renders to the same text."""
+    label = _SNIPPET_LABEL.get(snip.kind, snip.kind)
+    fence = fence_language(language_id)
+    return f"File: {snip.path} ({label})\n```{fence}\n{snip.text.rstrip()}\n```"
+
+
 def render_context_block(ctx: PromptContext) -> str:
-    """Other files' snippets and recent edits, stable material first."""
-    parts: list[str] = []
-    order = {"definition": 0, "similar": 1, "recent": 2}
-    snippets = sorted(ctx.snippets, key=lambda s: order.get(s.kind, 3))
-    for snip in snippets:
-        label = {"definition": "definition used near the cursor",
-                 "similar": "similar code", "recent": "recently viewed"}.get(snip.kind, snip.kind)
-        parts.append(
-            f"File: {snip.path} ({label})\n```{fence_language(ctx.language_id)}\n"
-            f"{snip.text.rstrip()}\n```"
-        )
+    """Other files' snippets in the given order, then the recent edits.
+
+    The order is the context engine's (the previous request's snippets first): re-sorting here
+    would move a newcomer in front of snippets the previous request already showed, and
+    providers' prompt caches would miss from there on. Recent edits change after every pause
+    in typing, so they come last, right before the current file (the most volatile part).
+    """
+    parts = [render_snippet(snip, ctx.language_id) for snip in ctx.snippets]
     if ctx.recent_edits:
         diffs = "\n".join(d.rstrip() for d in ctx.recent_edits)
         parts.append(f"The user's recent edits:\n```diff\n{diffs}\n```")
