@@ -6,6 +6,7 @@ gets that definition within the budget, and the shared-prefix ratio of the reque
 (`build_completion_request`, as sent) of consecutive completions while typing (prompt caching).
 
     python bench/bench_context.py [--root DIR ...] [--budget 4096] [--samples 300]
+                                  [--typing-sites 30]
 """
 
 from __future__ import annotations
@@ -102,19 +103,20 @@ def typing_session(
     offset: int,
     typed: str,
     pause_every: int = 0,
-) -> tuple[list[float], list[float]]:
+) -> tuple[list[float], list[float], PromptContext]:
     """Type `typed` at `offset` one character at a time (0.1 s apart, a 3 s pause after every
     `pause_every` characters, so recent edits get committed) and build a request after each.
 
     Returns, per consecutive pair of requests, the shared-prefix ratio of the whole body and
     the share of the body before the cursor that they share (1.0 = everything the cursor
-    position allows).
+    position allows), and the last request's context.
     """
     uri = path.as_uri()
     engine.on_open(uri, text, "python")
     ratios: list[float] = []
     reach: list[float] = []
     prev: str | None = None
+    ctx = PromptContext(path="", language_id="python", prefix="", suffix="")
     for i in range(1, len(typed) + 1):
         clock.now += 3.0 if pause_every and i > 1 and (i - 1) % pause_every == 0 else 0.1
         new_text = text[:offset] + typed[:i] + text[offset:]
@@ -128,7 +130,7 @@ def typing_session(
             reach.append(min(1.0, common / hole_at(prev)))
         prev = body
     engine.on_close(uri)
-    return ratios, reach
+    return ratios, reach, ctx
 
 
 def retype_site(text: str, offset: int, limit: int = 60) -> tuple[str, int, str] | None:
@@ -267,7 +269,9 @@ def main() -> int:
     clock = Clock()
     engine.history = EditHistory(clock=clock)
     path, text, offset, _def = sites[0]
-    ratios, reach = typing_session(engine, clock, path, text, offset, "result = compute_value(x)")
+    ratios, reach, _ctx = typing_session(
+        engine, clock, path, text, offset, "result = compute_value(x)"
+    )
     print(
         f"shared-prefix ratio while typing ({len(ratios)} steps): "
         f"mean {statistics.mean(ratios):.3f}, min {min(ratios):.3f}; "
@@ -276,22 +280,27 @@ def main() -> int:
     all_ratios: list[float] = []
     all_reach: list[float] = []
     sessions = 0
-    for path, text, offset, _def in sites:
+    typed_hits = 0
+    for path, text, offset, d in sites:
         if sessions >= args.typing_sites:
             break
         site = retype_site(text, offset)
         if site is None:
             continue
         sessions += 1
-        r, c = typing_session(engine, clock, path, site[0], site[1], site[2], pause_every=8)
+        r, c, last = typing_session(
+            engine, clock, path, site[0], site[1], site[2], pause_every=8
+        )
         all_ratios += r
         all_reach += c
+        typed_hits += shows(engine, last, d)
     full = sum(c >= 0.999 for c in all_reach)
     print(
         f"retyping call lines at {sessions} sites, pausing every 8 characters "
         f"({len(all_ratios)} steps): shared-prefix ratio mean {statistics.mean(all_ratios):.3f}; "
         f"share of the body before the cursor: mean {statistics.mean(all_reach):.3f}, "
-        f"all of it in {full}/{len(all_reach)} ({full / max(1, len(all_reach)):.0%})"
+        f"all of it in {full}/{len(all_reach)} ({full / max(1, len(all_reach)):.0%}); "
+        f"the called definition in the prompt once its `(` is typed: {typed_hits}/{sessions}"
     )
     engine.stop()
     return 0
