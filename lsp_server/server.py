@@ -95,11 +95,23 @@ class DevstralProtocol(LanguageServerProtocol):
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
         future = self._request_futures.get(msg_id)
         if future is not None:
-            future.add_done_callback(functools.partial(self._forget_future, msg_id))
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not on the event loop: leave pygls' bookkeeping alone
+                return
+            future.add_done_callback(functools.partial(self._forget_future, loop, msg_id))
 
-    def _forget_future(self, msg_id: Any, future: Any) -> None:
-        if self._request_futures.get(msg_id) is future:
-            del self._request_futures[msg_id]
+    def _forget_future(self, loop: asyncio.AbstractEventLoop, msg_id: Any, future: Any) -> None:
+        # Deferred to the loop: the callback can run while pygls iterates the dict (shutdown
+        # cancels every pending future) or on a worker thread (threaded handlers).
+        def drop() -> None:
+            if self._request_futures.get(msg_id) is future:
+                del self._request_futures[msg_id]
+
+        try:
+            loop.call_soon_threadsafe(drop)
+        except RuntimeError:  # the loop is closed: the process is exiting anyway
+            pass
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
