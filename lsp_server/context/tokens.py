@@ -187,8 +187,8 @@ class TokenCounter:
         max_entries: int = 50_000,
         *,
         max_chars: int = 2_000_000,
-        long_text: int = 4096,
-        max_long: int = 32,
+        long_text: int = 1024,
+        max_long: int = 64,
         max_long_chars: int = 1_000_000,
     ) -> None:
         self._lines = _Memo(max_entries, max_chars)
