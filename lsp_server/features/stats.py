@@ -36,6 +36,7 @@ def register(server: DevstralServer) -> None:
             "positionEncoding": str(ls.encoding),
             "indexReady": ls.context.engine.wait_until_indexed(0),
             "asyncioTasks": len(asyncio.all_tasks()),
+            "pendingFutures": len(ls.protocol._request_futures),
         }
 
     if os.environ.get("DEVSTRAL_DEBUG_MEMORY") == "1":
