@@ -70,10 +70,11 @@ async def lsp_session(
     configuration: dict[str, Any] | None = None,
     root: Path | None = None,
     capabilities: types.ClientCapabilities | None = None,
+    args: list[str] | None = None,
 ) -> AsyncIterator[tuple[LanguageClient, types.InitializeResult]]:
-    """Start `python -m lsp_server`, initialize it like `client`, shut it down after."""
-    config = ClientServerConfig(server_command=[sys.executable, "-m", "lsp_server"],
-                                server_env=env)
+    """Start `python -m lsp_server [args]`, initialize it like `client`, shut it down after."""
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "lsp_server", *(args or [])], server_env=env)
     lsp: LanguageClient = await config.start()  # type: ignore[assignment]
     if configuration is not None:
         lsp.set_configuration(configuration, section="devstral")
@@ -86,10 +87,11 @@ async def lsp_session(
     lsp.applied_edits = []  # type: ignore[attr-defined]
     caps = capabilities or load_capabilities(client)
     root_uri = root.as_uri() if root else None
+    folders = [types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None
     result = await lsp.initialize_session(types.InitializeParams(
         capabilities=caps,
         root_uri=root_uri,
-        workspace_folders=[types.WorkspaceFolder(uri=root_uri, name=root.name)] if root else None,
+        workspace_folders=folders,
         initialization_options=init_options,
         client_info=types.ClientInfo(name=client),
     ))

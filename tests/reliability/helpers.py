@@ -10,21 +10,19 @@ import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import REPO, load_capabilities
+from tests.e2e.conftest import REPO, lsp_session
 
 STATS = "devstral/stats"
 
 
-@asynccontextmanager
-async def session(
+def session(
     env: dict[str, str],
     *,
     args: list[str] | None = None,
@@ -32,34 +30,10 @@ async def session(
     init_options: dict[str, Any] | None = None,
     configuration: dict[str, Any] | None = None,
     root: Path | None = None,
-) -> AsyncIterator[tuple[LanguageClient, types.InitializeResult]]:
-    """Like `tests.e2e.conftest.lsp_session`, with extra command-line `args`."""
-    config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "lsp_server", *(args or [])], server_env=env)
-    lsp: LanguageClient = await config.start()  # type: ignore[assignment]
-    if configuration is not None:
-        lsp.set_configuration(configuration, section="devstral")
-
-    @lsp.feature(types.WORKSPACE_APPLY_EDIT)
-    def _apply(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        lsp.applied_edits.append(params)  # type: ignore[attr-defined]
-        return types.ApplyWorkspaceEditResult(applied=True)
-
-    lsp.applied_edits = []  # type: ignore[attr-defined]
-    root_uri = root.as_uri() if root else None
-    folders = [types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None
-    result = await lsp.initialize_session(types.InitializeParams(
-        capabilities=load_capabilities(client),
-        root_uri=root_uri,
-        workspace_folders=folders,
-        initialization_options=init_options,
-        client_info=types.ClientInfo(name=client),
-    ))
-    try:
-        yield lsp, result
-    finally:
-        await lsp.shutdown_session()
-        await lsp.stop()
+) -> AbstractAsyncContextManager[tuple[LanguageClient, types.InitializeResult]]:
+    """`tests.e2e.conftest.lsp_session`, with extra command-line `args`."""
+    return lsp_session(env, args=args, client=client, init_options=init_options,
+                       configuration=configuration, root=root)
 
 
 def server_pid(lsp: LanguageClient) -> int:
