@@ -153,9 +153,11 @@ async def test_retry_after_longer_than_exponential_backoff_is_honoured(
     """Retry-After 3 s (also as an HTTP date): automatic requests wait it out, invoked don't."""
     for as_date in (False, True):
         fake.reset()
-        retry_after = formatdate(time.time() + 3.5, usegmt=True) if as_date else 3
-        fake.default = Reply.error(429, "rate limited", retry_after=retry_after)
         async with session(fake_env(fake), init_options=OPTS) as (lsp, _):
+            # The date is taken once the server runs (its start-up is not part of the wait);
+            # whole seconds only, hence the half second of slack.
+            retry_after = formatdate(time.time() + 3.5, usegmt=True) if as_date else 3
+            fake.default = Reply.error(429, "rate limited", retry_after=retry_after)
             open_doc(lsp, URI, TEXT)
             failed_at = time.monotonic()
             await _timed_inline(lsp, invoked=True)
