@@ -63,8 +63,12 @@ def language_of(path: Path) -> str:
     return _LANGUAGES.get(path.suffix.lower(), path.suffix.lstrip(".").lower() or "plaintext")
 
 
-def _offline_server(path: Path) -> tuple[Any, Any, str]:
-    """A server object (not connected) with `path` open, settings from the environment."""
+def _offline_server(path: Path, *, index: bool = True) -> tuple[Any, Any, str]:
+    """A server object (not connected) with `path` open, settings from the environment.
+
+    With `index`, the workspace symbol index is built first (as the editor's would be by the
+    time the user types), so `complete` and `prompt` show what the server would really send.
+    """
     from .app import create_server
     from .documents import PositionEncoding
 
@@ -79,8 +83,9 @@ def _offline_server(path: Path) -> tuple[Any, Any, str]:
     doc = server.documents.open(uri, text, 0, language_of(path))
     server.encoding = PositionEncoding.UTF32
     server.context.on_open(uri, text, doc.language_id)
-    server.context.start(server.roots)
-    server.context.engine.wait_until_indexed(timeout=20.0)
+    if index:
+        server.context.start(server.roots)
+        server.context.engine.wait_until_indexed(timeout=20.0)
     return server, doc, uri
 
 
@@ -167,7 +172,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     from .config import settings_to_wire
     from .model.providers import preset
 
-    server, _doc, _uri = _offline_server(Path(__file__))  # any file: only settings matter
+    # Any file will do: only the settings matter, so no index either.
+    server, _doc, _uri = _offline_server(Path(__file__), index=False)
     endpoint = server.endpoint
     p = preset(endpoint.provider)
     print(f"devstral-lsp {__version__}, Python {sys.version.split()[0]}")
