@@ -132,8 +132,6 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 
 def cmd_prompt(args: argparse.Namespace) -> int:
-    from .model.prompts import CompletionOptions, build_completion_request
-
     path, line, col = _parse_location(args.location)
     if not path.is_file():
         print(f"devstral-lsp: no such file: {path}", file=sys.stderr)
@@ -147,14 +145,7 @@ def cmd_prompt(args: argparse.Namespace) -> int:
         print(f"devstral-lsp: nothing would be sent: {reason}", file=sys.stderr)
         return 0
     endpoint = server.endpoint
-    multiline = server.pipeline._multiline(server.settings, doc.text_range, offset)
-    request = build_completion_request(ctx, CompletionOptions(
-        model=endpoint.model or "", mode=endpoint.prompt_mode, multiline=multiline,
-        max_tokens=server.settings.max_tokens if multiline else min(server.settings.max_tokens,
-                                                                    64),
-        temperature=server.settings.temperature, prefix_style=endpoint.prefix_style,  # type: ignore[arg-type]
-        fim_style=endpoint.fim_style,
-    ))
+    request, _multiline = server.pipeline.prepare_request(ctx, doc.text_range, offset)
     out = {
         "url": f"{endpoint.base_url}{request.path}" if endpoint.base_url else request.path,
         "body": request.body,

@@ -204,17 +204,7 @@ class CompletionPipeline:
         ctx = self._build_context(uri, offset)
         if ctx is None:
             return None
-        multiline = self._multiline(settings, read, offset)
-        opts = CompletionOptions(
-            model=endpoint.model or "",
-            mode=endpoint.prompt_mode,
-            multiline=multiline,
-            max_tokens=settings.max_tokens if multiline else min(settings.max_tokens, 64),
-            temperature=settings.temperature,
-            prefix_style=endpoint.prefix_style,  # type: ignore[arg-type]
-            fim_style=endpoint.fim_style,
-        )
-        request = build_completion_request(ctx, opts)
+        request, multiline = self.prepare_request(ctx, read, offset)
         self.stats.last_prompt_tokens = ctx.token_counts.get("total", 0)
         key = request_key(request.body)
         hit = self.lru.get(key)
@@ -275,6 +265,24 @@ class CompletionPipeline:
         if old is not None and not old.task.done():
             old.task.cancel()
             self.stats.superseded += 1
+
+    def prepare_request(
+        self, ctx: PromptContext, read: Read, offset: int
+    ) -> tuple[ModelRequest, bool]:
+        """The request for a built context (and whether it asks for several lines); the CLI's
+        `prompt` uses it too, so it prints exactly what `complete` would send."""
+        settings, endpoint = self._settings(), self._endpoint()
+        multiline = self._multiline(settings, read, offset)
+        opts = CompletionOptions(
+            model=endpoint.model or "",
+            mode=endpoint.prompt_mode,
+            multiline=multiline,
+            max_tokens=settings.max_tokens if multiline else min(settings.max_tokens, 64),
+            temperature=settings.temperature,
+            prefix_style=endpoint.prefix_style,  # type: ignore[arg-type]
+            fim_style=endpoint.fim_style,
+        )
+        return build_completion_request(ctx, opts), multiline
 
     def _multiline(self, settings: Settings, read: Read, offset: int) -> bool:
         if settings.multiline != "auto":

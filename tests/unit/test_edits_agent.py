@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from lsp_server.edits.overlay import Overlay
 from lsp_server.edits.textdiff import apply_text_edits
 from lsp_server.edits.workspace_edit import EditCapabilities, build_workspace_edit
 from tests.fake_backend import FakeBackend, Reply
+from tests.unit.test_edits_tools import snapshot
 
 ID_RE = re.compile(r"^[A-Za-z0-9]{9}$")
 A_OPEN = "def foo():\n    return 1\n\n\ndef bar():\n    return foo()\n"
@@ -43,15 +43,6 @@ def ws(tmp_path: Path) -> Path:
     (root / "pkg" / "b.py").write_text("from pkg.a import foo\n\nprint(foo())\n")
     (tmp_path / "secret.txt").write_text("top secret\n")
     return root
-
-
-def disk(root: Path) -> dict[str, str]:
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = Path(dirpath) / f
-            out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 def client(fb: FakeBackend) -> openai.AsyncOpenAI:
@@ -111,7 +102,7 @@ async def test_view_replace_create_finish(fb: FakeBackend, ws: Path) -> None:
         ),
         Reply.tool_calls([("finish", {"message": "Changed foo.", "task_completed": "true"})]),
     )
-    before = disk(ws)
+    before = snapshot(ws)
     ov = overlay(ws)
     steps: list[str] = []
     result = await run_edit_agent(
@@ -133,7 +124,7 @@ async def test_view_replace_create_finish(fb: FakeBackend, ws: Path) -> None:
         ws / "pkg" / "a.py": (A_OPEN, A_OPEN.replace("return 1", "return 2")),
         ws / "pkg" / "c.py": (None, "from pkg.a import foo\n"),
     }
-    assert disk(ws) == before  # nothing written
+    assert snapshot(ws) == before  # nothing written
 
     reqs = fb.requests
     assert len(reqs) == 4
@@ -314,7 +305,7 @@ async def test_wall_clock_limit_ends_cleanly_and_disconnects(fb: FakeBackend, ws
 async def test_cancel_mid_loop_propagates(fb: FakeBackend, ws: Path) -> None:
     fb.enqueue(Reply.tool_calls([ed(command="view", path="/workspace/pkg/a.py")]), Reply.hang())
     steps: list[str] = []
-    before = disk(ws)
+    before = snapshot(ws)
     task = asyncio.create_task(
         run_edit_agent(
             client(fb),
@@ -333,7 +324,7 @@ async def test_cancel_mid_loop_propagates(fb: FakeBackend, ws: Path) -> None:
     await req.wait_done_async()
     assert req.client_disconnected
     assert steps == ["viewing pkg/a.py"]
-    assert disk(ws) == before
+    assert snapshot(ws) == before
 
 
 async def test_endpoint_failures_raise_agent_error(fb: FakeBackend, ws: Path) -> None:
