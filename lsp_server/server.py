@@ -296,14 +296,13 @@ def normalize_newlines(text: str) -> str:
 
 
 class UserMessages:
-    """`window/showMessage` with de-duplication; everything else goes to the log."""
+    """`window/showMessage` that never raises; deciding *whether* to show (once per outage,
+    once per settings problem) is the callers' job."""
 
     def __init__(self, server: DevstralServer) -> None:
         self.server = server
-        self.shown: list[str] = []
 
     def _show(self, kind: types.MessageType, message: str) -> None:
-        self.shown.append(message)
         try:
             self.server.window_show_message(types.ShowMessageParams(type=kind, message=message))
         except Exception:  # no client yet (CLI) or a closed transport
