@@ -99,6 +99,7 @@ class Reply:
     content_type: str = "application/json"
     after_chunks: int | None = None
     delay: float = 0.0
+    prefill_s_per_token: float = 0.0
 
     # ------------------------------------------------------------------ constructors
 
@@ -113,6 +114,7 @@ class Reply:
         finish_reason: str = "stop",
         usage: bool = True,
         echo_prefix: bool | None = None,
+        prefill_s_per_token: float = 0.0,
     ) -> Reply:
         """A normal answer.
 
@@ -122,6 +124,8 @@ class Reply:
         delta is sent ``ttft`` seconds after the request arrived; later ones at
         ``tokens_per_s`` (4 characters = 1 token; ``None`` = as fast as possible).
         Non-streamed requests wait the same total time and get one JSON object.
+        ``prefill_s_per_token`` adds a prompt-processing cost to ``ttft``: seconds per prompt
+        token (the usage count), as a real model's time to first token grows with its input.
 
         The request's ``stop`` and ``max_tokens`` are honoured (content is cut), and the
         Mistral assistant prefix is echoed when the backend (or ``echo_prefix``) says so.
@@ -136,6 +140,7 @@ class Reply:
             finish_reason=finish_reason,
             usage=usage,
             echo_prefix=echo_prefix,
+            prefill_s_per_token=prefill_s_per_token,
         )
 
     @classmethod
@@ -348,6 +353,10 @@ class Reply:
         return factory(**params)  # type: ignore[operator]
 
     # ------------------------------------------------------------------ helpers
+
+    def first_token_delay(self, prompt_tokens: int) -> float:
+        """Seconds from the request to the first delta: ``ttft`` plus prefill of the prompt."""
+        return self.ttft + self.prefill_s_per_token * prompt_tokens
 
     def chunk_delay(self, piece: str) -> float:
         """Seconds to wait before the streamed delta after ``piece`` (pacing model)."""

@@ -610,7 +610,10 @@ class FakeBackend:
 
         if not stream:
             obj = wire.non_stream_body(style, gen, meta, usage=reply.usage, empty_choices=empty)
-            await _sleep_until(rec.t_received + reply.ttft + self._generation_time(reply, gen))
+            await _sleep_until(
+                rec.t_received + reply.first_token_delay(gen.prompt_tokens)
+                + self._generation_time(reply, gen)
+            )
             payload = _dumps(obj)
             if kind == "reset":
                 await self._send_partial_then_abort(conn, rec, payload, reply.after_chunks or 0)
@@ -631,7 +634,7 @@ class FakeBackend:
             usage=reply.usage,
             empty_choices=empty,
         )
-        await self._stream(conn, rec, reply, events, ex)
+        await self._stream(conn, rec, reply, events, ex, reply.first_token_delay(gen.prompt_tokens))
 
     @staticmethod
     def _generation_time(reply: Reply, gen: wire.Generation) -> float:
@@ -651,6 +654,7 @@ class FakeBackend:
         reply: Reply,
         events: list[wire.StreamEvent],
         ex: _Exchange,
+        ttft: float | None = None,
     ) -> None:
         """Send SSE events with pacing, injecting the reply's fault after ``after_chunks``."""
         headers = [("cache-control", "no-cache"), ("transfer-encoding", "chunked")]
@@ -663,7 +667,7 @@ class FakeBackend:
         )
         if fault_at is not None:
             fault_at = min(fault_at, len(events))  # short streams still hit the fault
-        due = rec.t_received + reply.ttft
+        due = rec.t_received + (reply.ttft if ttft is None else ttft)
         for index, event in enumerate(itertools.chain(events, [None])):
             if fault_at is not None and index == fault_at:
                 if kind == "hang":

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bench import bench_latency, bench_memory, bench_startup
+from bench import bench_latency, bench_memory, bench_startup, bench_vs_tabby
 from bench.common import percentile, summary
 from tests.fake_backend import FakeBackend
 
@@ -71,3 +71,24 @@ def test_memory_and_startup_bench_tiny() -> None:
     assert mem["open_documents"] == 3
     assert 0 < mem["rss_after_initialize_mb"] <= mem["hwm_mb"]
     assert len(spawn) == 1 and spawn[0] > 0
+
+
+def test_side_by_side_bench_runs_devstral_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    # tabby-agent comes from npm and is not installed in CI: the devstral half of the script.
+    assert bench_vs_tabby.main(["--reps", "1", "--profiles", "flat", "--no-tabby"]) == 0
+    out = capsys.readouterr().out
+    assert "== profile flat ==" in out and "devstral-lsp" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("devstral-lsp "))
+    assert " ms " in row and " MB " in row
+
+
+def test_side_by_side_trace_and_model() -> None:
+    bursts = bench_vs_tabby.trace()
+    assert len(bursts) == 4 and [b.along for b in bursts] == [False, False, True, False]
+    # The fake model continues the line the user types, and guesses `pass` on an empty one.
+    assert bench_vs_tabby.model_answer("    ") == "pass"
+    assert bench_vs_tabby.model_answer("    r1 = ").startswith("compute_1(alpha, beta)")
+    assert bench_vs_tabby.model_answer("    r1 = compu").startswith("te_1(")
+    flat, real = bench_vs_tabby.PROFILES["flat"], bench_vs_tabby.PROFILES["realistic"]
+    assert flat.answer_s(5000, "x" * 40) == 0.2
+    assert real.answer_s(0, "x" * 4) == 0.15 and real.answer_s(1000, "x" * 8) > 0.17

@@ -515,6 +515,26 @@ async def test_ttft_and_token_rate(fb: FakeBackend, client: openai.AsyncOpenAI) 
     assert 0.04 < req.t_finished - req.t_first_chunk
 
 
+def test_prefill_cost_grows_with_the_prompt() -> None:
+    # The realistic bench profile: ttft 150 ms + 0.02 ms per prompt token.
+    reply = Reply.from_dict({"kind": "text", "content": "x", "ttft": 0.15,
+                             "prefill_s_per_token": 0.02e-3})
+    assert reply.first_token_delay(0) == 0.15
+    assert abs(reply.first_token_delay(4000) - 0.23) < 1e-9
+    assert Reply.text("x", ttft=0.2).first_token_delay(4000) == 0.2
+
+
+async def test_prefill_delays_the_first_chunk(fb: FakeBackend, client: openai.AsyncOpenAI) -> None:
+    fb.enqueue(Reply.text("abcd", ttft=0.0, prefill_s_per_token=0.001))
+    content = "word " * 400  # 2,000 characters = 500 estimated prompt tokens
+    await client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": content}])
+    req = await fb.requests[0].wait_done_async()
+    assert req.t_finished is not None
+    # The server sleeps until its schedule: a lower bound that cannot flake.
+    assert req.t_finished - req.t_received >= 0.5
+
+
 async def test_slow_drip_trips_a_short_timeout(fb: FakeBackend, client: openai.AsyncOpenAI) -> None:
     fb.enqueue(Reply.slow_drip("abc", interval=0.5))
     with pytest.raises(openai.APITimeoutError):
