@@ -66,8 +66,10 @@ def language_of(path: Path) -> str:
 def _offline_server(path: Path, *, index: bool = True) -> tuple[Any, Any, str]:
     """A server object (not connected) with `path` open, settings from the environment.
 
-    With `index`, the workspace symbol index is built first (as the editor's would be by the
-    time the user types), so `complete` and `prompt` show what the server would really send.
+    With `index`, the symbol index is built first (as the editor's would be by the time the
+    user types), so `complete` and `prompt` show what the server would really send. Outside a
+    project only the file's own folder is read, shallowly: a file in /tmp or ~ must not make
+    the CLI walk thousands of unrelated files before it answers.
     """
     from .app import create_server
     from .documents import PositionEncoding
@@ -76,7 +78,8 @@ def _offline_server(path: Path, *, index: bool = True) -> tuple[Any, Any, str]:
     user = _StderrUser()
     server.user = user  # type: ignore[assignment]
     server.pipeline.user = user
-    server.roots = [_project_root(path)]
+    root, in_project = _project_root(path)
+    server.roots = [root]
     server.apply_settings(announce=True)
     text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
     uri = path.resolve().as_uri()
@@ -84,17 +87,33 @@ def _offline_server(path: Path, *, index: bool = True) -> tuple[Any, Any, str]:
     server.encoding = PositionEncoding.UTF32
     server.context.on_open(uri, text, doc.language_id)
     if index:
-        server.context.start(server.roots)
-        server.context.engine.wait_until_indexed(timeout=20.0)
+        _index(server, root, in_project)
     return server, doc, uri
 
 
-def _project_root(path: Path) -> Path:
+def _index(server: Any, root: Path, in_project: bool) -> None:
+    engine = server.context.engine
+    if in_project:
+        server.context.start([root])
+        engine.wait_until_indexed(timeout=20.0)
+        return
+    engine.set_roots([root])
+    for n, sibling in enumerate(sorted(p for p in root.iterdir() if p.is_file())):
+        if n >= _SHALLOW_FILES:
+            break
+        engine.index.update(sibling)
+
+
+_SHALLOW_FILES = 200
+
+
+def _project_root(path: Path) -> tuple[Path, bool]:
+    """The project holding `path` (by .git or pyproject.toml), or its folder and False."""
     here = path.resolve().parent
     for candidate in (here, *here.parents):
         if (candidate / ".git").exists() or (candidate / "pyproject.toml").exists():
-            return candidate
-    return here
+            return candidate, True
+    return here, False
 
 
 def _offset(doc: Any, line: int, col: int) -> int:
@@ -108,10 +127,14 @@ def cmd_complete(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"devstral-lsp: no such file: {path}", file=sys.stderr)
         return EXIT_CONFIG
-    server, doc, uri = _offline_server(path)
+    server, doc, uri = _offline_server(path, index=False)
+    if (reason := server.context.blocked_reason(uri)) is not None:
+        print(f"devstral-lsp: not sent: {reason}", file=sys.stderr)
+        return 0
     if (problem := server.endpoint.problem()) is not None:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
+    _index(server, *_project_root(path))
 
     async def run() -> Any:
         try:
@@ -240,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", parents=[common], help="run the language server (default)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
+    # Clients such as vscode-languageclient append --stdio; stdio is the default anyway.
+    serve.add_argument("--stdio", action="store_true", help="talk LSP over stdio (the default)")
     serve.set_defaults(func=cmd_serve)
     complete = sub.add_parser("complete", parents=[common],
                               help="print the completion at FILE:LINE:COL (1-based)")
@@ -257,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
     parser.add_argument("--log-file", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--tcp", metavar="HOST:PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
