@@ -6,9 +6,9 @@ from .server import DevstralServer
 
 
 def create_server() -> DevstralServer:
-    from .features import actions, completion, settings, stats, sync
+    from .features import actions, completion, edit_workspace, lifecycle, stats, sync
 
     server = DevstralServer()
-    for feature in (settings, sync, completion, stats, actions):
+    for feature in (lifecycle, sync, completion, stats, actions, edit_workspace):
         feature.register(server)
     return server

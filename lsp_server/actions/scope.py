@@ -230,3 +230,25 @@ def is_test_file(path: str) -> bool:
 def lines_of(text: str) -> Sequence[str]:
     """Lines without endings (LSP breaks only) for the helpers above, from a plain string."""
     return re.split(r"\r\n|\r|\n", text)
+
+
+class LineReader(Protocol):
+    """A document that reads one line at a time (`documents.Document`)."""
+
+    @property
+    def line_count(self) -> int: ...
+
+    def line(self, index: int) -> str: ...
+
+
+class DocumentLines:
+    """`Lines` over a document without splitting its whole text."""
+
+    def __init__(self, doc: LineReader) -> None:
+        self.doc = doc
+
+    def __len__(self) -> int:
+        return self.doc.line_count
+
+    def __getitem__(self, index: int) -> str:
+        return self.doc.line(index)

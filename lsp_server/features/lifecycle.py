@@ -1,4 +1,5 @@
-"""initialize / initialized / didChangeConfiguration: where settings come from."""
+"""The server's lifecycle: initialize, initialized, shutdown, and where settings come from
+(initializationOptions, `workspace/configuration`, didChangeConfiguration)."""
 
 from __future__ import annotations
 
