@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.context.engine import ContextBlocked, ContextEngine, shared_prefix_ratio
+from lsp_server.context.engine import ContextBlocked, ContextEngine
+from lsp_server.context.sticky import shared_prefix_ratio
 from lsp_server.context.tokens import count_tokens
 
 from .test_context_privacy import SECRET_CORPUS, SECRETS
@@ -233,7 +234,7 @@ def test_many_open_documents_only_recent_ones_are_searched() -> None:
 
 
 # --------------------------------------------------------------------------- ranking rules
-from lsp_server.context.engine import code_only, enclosing_calls, rank_names  # noqa: E402
+from lsp_server.context.names import code_only, enclosing_calls, rank_names  # noqa: E402
 
 
 def test_enclosing_calls_innermost_first_with_qualifier() -> None:

@@ -6,7 +6,7 @@ import json
 from dataclasses import replace
 
 from lsp_server.completion.postprocess import HOLE_MARKER
-from lsp_server.context.engine import shared_prefix_ratio
+from lsp_server.context.sticky import shared_prefix_ratio
 from lsp_server.context.types import PromptContext, Snippet
 from lsp_server.model.prompts import (
     SYSTEM_PROMPT,
