@@ -11,16 +11,15 @@ files it read changed meanwhile.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..actions.catalog import COMMAND, ActionId
 from ..actions.propose import ActionFailed, unfinished_run_message
-from ..server import uri_to_path
+
+# A runtime import: pygls resolves a command handler's annotations to structure its arguments.
+from ..server import DevstralServer, uri_to_path
 from .commands import apply_edit, argument, edit_caps, guard, parse_range, path_policy
 from .progress import Progress
-
-if TYPE_CHECKING:
-    from ..server import DevstralServer
 
 
 def _instruction(ls: DevstralServer, data: dict[str, Any]) -> str | None:
