@@ -209,6 +209,21 @@ class _Ctx:
     def prose_ok(self) -> bool:
         return self.language_id not in _PROSE_LANGS
 
+    @property
+    def in_text(self) -> bool:
+        """The cursor looks like it is in a comment, a string or a docstring (sentences are
+        content there). A cheap guess on the nearby text; placement controls use tree-sitter."""
+        before = self.line_before
+        if any(mark in before for mark in ("#", "//", "/*", "--", "<!--")):
+            return True
+        stripped = before.lstrip()
+        if stripped.startswith("*"):
+            return True
+        if any(before.count(q) % 2 for q in ('"', "'", "`")):
+            return True
+        window = "\n".join(self.prev[-50:]) + "\n" + before
+        return window.count('"""') % 2 == 1 or window.count("'''") % 2 == 1
+
     def enclosing(self, indent: int) -> tuple[int | None, str | None]:
         """Indentation and expected closer of the nearest prefix line that opened this block."""
         if indent not in self._enclosing:
@@ -249,6 +264,7 @@ class _Extracted:
     """A closing fence, an end tag or an explanation ended the code: nothing later matters."""
     decided: bool
     """Where the code starts can no longer change."""
+    fenced: bool = False
 
 
 def _analyse(raw: str, ctx: _Ctx, *, final: bool) -> tuple[str, bool]:
@@ -272,15 +288,72 @@ def _analyse(raw: str, ctx: _Ctx, *, final: bool) -> tuple[str, bool]:
             while len(lines) > 1 and not lines[0].strip():
                 lines.pop(0)
                 complete -= 1
+            lines = _reindent_from_column_zero(lines, ctx, fenced=ex.fenced)
         lines[0] = _strip_typed_indent(lines[0], ctx.line_before)
     if not ctx.multiline:
         starts_with_newline = len(lines) > 1 and not lines[0].strip()
-        return ("" if starts_with_newline else lines[0]), decided and complete >= 1
+        text = "" if starts_with_newline else lines[0]
+        if final and not ex.fenced and _only_prose(lines[:1], ctx):
+            return "", decided
+        return text, decided and complete >= 1
     cut = _block_cut(lines, ctx)
     if cut is None:
+        if final and not ex.fenced and _only_prose(lines, ctx):
+            return "", decided
         return "\n".join(lines), decided and final
     keep, trigger = cut
+    if final and not ex.fenced and _only_prose(lines[:keep], ctx):
+        return "", decided
     return "\n".join(lines[:keep]), decided and trigger < complete
+
+
+def _only_prose(lines: list[str], ctx: _Ctx) -> bool:
+    """A reply with no code at all ("I need more context to …"): it must give no suggestion.
+
+    Sentences are real content in comments, strings and docstrings, so there they are kept.
+    """
+    if not ctx.prose_ok or ctx.in_text:
+        return False
+    found = False
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not (_is_loose_prose(stripped) or _is_intro(stripped)
+                or _is_trailing_prose(stripped)):
+            return False
+        found = True
+    return found
+
+
+def _reindent_from_column_zero(lines: list[str], ctx: _Ctx, *, fenced: bool) -> list[str]:
+    """Move a block the model wrote from its own column 0 to the cursor's indentation.
+
+    Chat models omit the indentation already typed on the cursor line, so the first line's
+    indentation says nothing; the first *body* line decides. Read as written, a header whose
+    body is not deeper than the cursor has no body, and (in a fenced snippet, which models
+    write self-contained) a second line left of the cursor leaves the block at once. In both
+    cases the block is shifted as a whole; otherwise the lines keep their absolute indentation.
+    Only the first two code lines decide, so a streamed answer never changes its mind.
+    """
+    width = _indent(ctx.line_before)
+    first_indent = _indent(lines[0])
+    if width == 0 or first_indent >= width or not lines[0].strip():
+        return lines
+    body = next((line for line in lines[1:] if line.strip()), None)
+    if body is None:
+        return lines
+    nxt = _indent(body)
+    opens = _opener_closer(lines[0], ctx.language_id) is not None
+    if nxt < first_indent:
+        return lines
+    headless = opens and first_indent < nxt <= width
+    left = fenced and nxt < width
+    if not (headless or left):
+        return lines
+    typed = ctx.line_before[: len(ctx.line_before) - len(ctx.line_before.lstrip(" \t"))]
+    pad = typed if first_indent == 0 else " " * (width - first_indent)
+    return [lines[0], *(pad + line if line.strip() else line for line in lines[1:])]
 
 
 def _extract(raw: str, ctx: _Ctx, *, final: bool) -> _Extracted:
@@ -368,7 +441,7 @@ def _extract(raw: str, ctx: _Ctx, *, final: bool) -> _Extracted:
     complete = len(code) if ended else max(0, min(end, n_complete) - start)
     if code and complete >= 1 and (not ctx.multiline or (final and len(code) == 1)):
         code[0] = _unwrap_backticks(code[0], ctx.language_id)
-    return _Extracted(code, complete, ended, decided)
+    return _Extracted(code, complete, ended, decided, fenced)
 
 
 def _find_echo(lines: list[str], complete: int, ctx: _Ctx, *, final: bool) -> tuple[int, bool]:
@@ -468,25 +541,32 @@ def _strip_typed_indent(first: str, before: str) -> str:
 
 
 def _block_cut(lines: list[str], ctx: _Ctx) -> tuple[int, int] | None:
-    """Where a multi-line answer leaves the cursor's block: (lines to keep, deciding line)."""
+    """Where a multi-line answer leaves the cursor's block: (lines to keep, deciding line).
+
+    The block is the one that *holds* the cursor line, not one the answer opens: a body such as
+    `if n < 2: return n` followed by `return fib(...)` at the cursor's level is one suggestion
+    (cutting at the sibling statement loses code, and in Go leaves a function that does not
+    compile). The answer ends at a line indented less than the cursor's block (its closer is
+    kept when the file does not close it already) or at the next definition after a blank line.
+    """
     cursor_line = ctx.line_before + lines[0]
     first = 0
-    if cursor_line.strip():
-        first_indent = _indent(cursor_line)
-        closer = _opener_closer(cursor_line, ctx.language_id)
+    own: int | None
+    expected: str | None
+    opened = _opener_closer(cursor_line, ctx.language_id) if not lines[0].strip() else None
+    if cursor_line.strip() and opened is not None:
+        # The typed line opens a block and the answer starts below it: that block is its scope.
+        own, expected = _indent(cursor_line), opened or None
+        block_indent = own + 1
+    elif cursor_line.strip():
+        block_indent = _indent(cursor_line)
+        own, expected = ctx.enclosing(block_indent)
     else:
         first = next((i for i in range(1, len(lines)) if lines[i].strip()), -1)
         if first < 0:
             return None
-        first_indent = _indent(lines[first])
-        closer = None
-    own: int | None
-    if closer is not None:
-        block_indent = first_indent + 1  # the body of what the cursor line opens
-        own, expected = first_indent, (closer or None)
-    else:
-        block_indent = first_indent
-        own, expected = ctx.enclosing(first_indent)
+        block_indent = _indent(lines[first])
+        own, expected = ctx.enclosing(block_indent)
     seen_content = bool(lines[first].strip())
     prev_blank = False
     for i in range(first + 1, len(lines)):
@@ -505,7 +585,7 @@ def _block_cut(lines: list[str], ctx: _Ctx) -> tuple[int, int] | None:
             ):
                 return i + 1, i  # close the block the file leaves open
             return i, i
-        if prev_blank and seen_content and ind == first_indent and _DEFINITION_RE.match(stripped):
+        if prev_blank and seen_content and ind <= block_indent and _DEFINITION_RE.match(stripped):
             return i, i  # one definition at a time
         seen_content = True
         prev_blank = False
