@@ -358,6 +358,8 @@ def _reindent_from_column_zero(lines: list[str], ctx: _Ctx, *, fenced: bool) -> 
 
 def _extract(raw: str, ctx: _Ctx, *, final: bool) -> _Extracted:
     """Find the code in the answer: drop fences, preambles, prompt echoes and explanations."""
+    if "\r" in raw:
+        raw = raw.replace("\r\n", "\n")  # a CRLF reply: the caller adds the file's line ends
     if HOLE_MARKER in raw:
         raw = raw.replace(HOLE_MARKER, "")
     for tag in _STRIP_TAGS:
