@@ -184,13 +184,15 @@ class CompletionPipeline:
 
         seq = self._seq.get(uri, 0)
         debounce_s = 0.0
+        if not invoked and not self.health.allow_automatic():
+            self.stats.backoff_skips += 1
+            return None
+        # A call already running for this text answers this request too, invoked or not: an
+        # editor asking for ghost text and for menu items at once must not pay twice.
+        joined = await self._join_inflight(uri, read, offset)
+        if joined is not None:
+            return joined
         if not invoked:
-            if not self.health.allow_automatic():
-                self.stats.backoff_skips += 1
-                return None
-            joined = await self._join_inflight(uri, read, offset)
-            if joined is not None:
-                return joined
             self._cancel_inflight(uri)  # the user moved on: close that stream now
             debounce_s = max(0.0, self.debounce.delay_s(uri) - (self.clock() - started))
             if debounce_s:
@@ -198,6 +200,8 @@ class CompletionPipeline:
             if self._seq.get(uri, 0) != seq:
                 self.stats.superseded += 1
                 return None
+            if debounce_s and (joined := await self._join_inflight(uri, read, offset)):
+                return joined  # another request for this text started the call meanwhile
 
         # Only a request that survived the debounce pays for the context.
         prepare_started = self.clock()

@@ -1,10 +1,20 @@
 """textDocument/inlineCompletion and textDocument/completion over the shared pipeline.
 
 Inline items replace the cursor line up to the cursor with that text plus the suggestion
-(what Copilot does), so a client that re-filters as the user types keeps showing it. Completion
-items carry a `textEdit` over the typed word, so clients that filter by that word still show
-the suggestion; with snippet support they use snippet format with label = the whole first
-line, which makes Neovim 0.11's omnifunc insert the full text rather than its first word.
+(what Copilot does), so a client that re-filters as the user types keeps showing it.
+
+Completion items are shaped per client, because clients insert them very differently
+(tests/data/client-capabilities, design notes):
+- A `textEdit` over the typed word, so clients that filter by that word still show the item.
+- A line break only for clients that can insert one: snippet format (Neovim 0.11, VS Code,
+  nvim-cmp, blink.cmp) or insertReplaceSupport. Neovim 0.7–0.9's omnifunc inserts plain text as
+  Vim's completed word, where a line break becomes a NUL byte in the file; those clients get the
+  first line only, and the next request (typed-through cache, no model call) offers the rest.
+- Label = the first line that has code, so the menu says what is inserted, one item per label.
+  Neovim 0.11's omnifunc inserts the label of a snippet item; a suggestion that starts with a
+  line break therefore carries `insertText` = the typed word, which that omnifunc inserts
+  (nothing is corrupted) while snippet-expanding clients insert the `textEdit`.
+- Documentation in markdown fences only for clients that prefer markdown.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import re
 from lsprotocol import types
 
 from ..completion.pipeline import Suggestion
+from ..config import CompletionItemsMode
 from ..documents import Document
 from ..server import DevstralServer
 
@@ -22,6 +33,28 @@ log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[\w$]+$")
 TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "=", " "]
+ASKS_FOR_ITEMS = "completionItems"
+"""`capabilities.experimental.devstral.completionItems = true`: a client that shows inline
+completions itself (the Neovim plugin's ghost text) and still wants completion-menu items."""
+
+
+def completion_items_wanted(
+    mode: CompletionItemsMode, *, client_has_inline: bool, client_asks: bool
+) -> bool:
+    """The one decision whether completion items are offered (advertised and answered).
+
+    auto: to clients without inline completion (VS Code would show everything twice), and to
+    clients that say they want both.
+    """
+    if mode == "never":
+        return False
+    return mode == "always" or not client_has_inline or client_asks
+
+
+def client_asks_for_items(caps: types.ClientCapabilities) -> bool:
+    experimental = caps.experimental
+    ours = experimental.get("devstral") if isinstance(experimental, dict) else None
+    return isinstance(ours, dict) and ours.get(ASKS_FOR_ITEMS) is True
 
 
 def _offset(ls: DevstralServer, doc: Document, pos: types.Position) -> int:
@@ -39,9 +72,20 @@ async def _suggest(ls: DevstralServer, uri: str, pos: types.Position, invoked: b
     if doc is None:
         log.info("completion for %s, which is not open: nothing to do", uri)
         return None
+    if pos.line >= doc.line_count:
+        log.info("completion at line %d of %s, which has %d lines: nothing to do",
+                 pos.line, uri, doc.line_count)
+        return None
+    version = doc.version
     offset = _offset(ls, doc, pos)
     suggestion = await ls.pipeline.complete(uri, doc.text_range, offset, invoked=invoked)
     if suggestion is None or not suggestion.text:
+        return None
+    if ls.documents.get(uri) is not doc or doc.version != version:
+        # The text changed while the model answered and no newer request replaced this one:
+        # positions computed for the old text would land elsewhere (or past the end).
+        log.debug("suggestion for version %s dropped: the document is now at %s",
+                  version, doc.version)
         return None
     log.debug("suggestion (%s): %r", suggestion.source, suggestion.text[:200])
     return doc, offset, suggestion
@@ -67,30 +111,41 @@ def inline_items(doc: Document, offset: int, pos: types.Position, suggestion: Su
 
 def completion_items(
     doc: Document, offset: int, pos: types.Position, word_start: types.Position,
-    suggestion: Suggestion, snippets: bool, markdown: bool = True,
+    suggestion: Suggestion, snippets: bool, markdown: bool = True, line_breaks: bool = True,
 ) -> list[types.CompletionItem]:
+    """Completion items for a suggestion; see the module docstring for why they look so."""
     word = _WORD.search(_line_before(doc, offset))
     typed = word.group(0) if word else ""
-    items = []
-    for rank, text in enumerate([suggestion.text, *suggestion.alternatives]):
+    items: list[types.CompletionItem] = []
+    labels: set[str] = set()
+    for text in [suggestion.text, *suggestion.alternatives]:
         full = typed + text
         first_line = full.split("\n", 1)[0]
-        label = first_line if first_line.strip() else full.strip().split("\n", 1)[0]
+        starts_below = not first_line[len(typed):].strip()
+        if not line_breaks:
+            if starts_below:
+                continue  # nothing this client can insert on this line
+            full = first_line
+        label = next((ln.strip() for ln in full.split("\n") if ln.strip()), "")
+        if not label or not full[len(typed):].strip() or label in labels:
+            continue
+        labels.add(label)
         rng = types.Range(start=word_start, end=pos)
         eol_text = _with_eol(doc, full)
         new_text = snippet_escape(eol_text) if snippets else eol_text
         items.append(types.CompletionItem(
             label=label,
             kind=types.CompletionItemKind.Snippet if snippets else types.CompletionItemKind.Text,
-            detail="Devstral",
+            detail="Devstral" if full == typed + text else "Devstral (first line; more follows)",
             documentation=(
                 types.MarkupContent(kind=types.MarkupKind.Markdown,
-                                    value=f"```{doc.language_id}\n{full}\n```")
-                if markdown else full
+                                    value=f"```{doc.language_id}\n{typed + text}\n```")
+                if markdown else typed + text
             ),
-            filter_text=first_line or typed,
-            sort_text=f"0000{rank}",
-            preselect=rank == 0,
+            filter_text=first_line if first_line.strip() else typed,
+            insert_text=(typed if snippets and starts_below else None),
+            sort_text=f"0000{len(items)}",
+            preselect=not items,
             insert_text_format=(types.InsertTextFormat.Snippet if snippets
                                 else types.InsertTextFormat.PlainText),
             text_edit=types.TextEdit(range=rng, new_text=new_text),
@@ -108,10 +163,17 @@ def _snippet_support(ls: DevstralServer) -> bool:
     return bool(item and item.snippet_support)
 
 
+def _line_break_support(ls: DevstralServer) -> bool:
+    """Clients that insert a line break of an item as a line break (see module docstring)."""
+    item = _item_caps(ls)
+    return bool(item and (item.snippet_support or item.insert_replace_support))
+
+
 def _markdown_docs(ls: DevstralServer) -> bool:
+    """Markdown only for clients that list it first (the spec's order of preference)."""
     item = _item_caps(ls)
     formats = item.documentation_format if item else None
-    return bool(formats and types.MarkupKind.Markdown in formats)
+    return formats is not None and len(formats) > 0 and formats[0] == types.MarkupKind.Markdown
 
 
 def register(server: DevstralServer) -> None:
@@ -137,9 +199,9 @@ def register(server: DevstralServer) -> None:
         ls: DevstralServer, params: types.CompletionParams
     ) -> types.CompletionList | None:
         empty = types.CompletionList(is_incomplete=True, items=[])
-        if not ls.offer_completion_items and ls.settings.completion_items != "always":
-            return empty
-        if ls.settings.completion_items == "never":
+        if not completion_items_wanted(ls.settings.completion_items,
+                                       client_has_inline=ls.client_has_inline,
+                                       client_asks=client_asks_for_items(ls.client_capabilities)):
             return empty
         ctx = params.context
         invoked = ctx is None or ctx.trigger_kind == types.CompletionTriggerKind.Invoked
@@ -154,5 +216,6 @@ def register(server: DevstralServer) -> None:
         return types.CompletionList(
             is_incomplete=True,
             items=completion_items(doc, offset, params.position, word_start, suggestion,
-                                   _snippet_support(ls), _markdown_docs(ls)),
+                                   _snippet_support(ls), _markdown_docs(ls),
+                                   _line_break_support(ls)),
         )

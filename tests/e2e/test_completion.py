@@ -97,11 +97,13 @@ async def test_multiline_completion_item_and_alternative(fake: FakeBackend) -> N
     async with lsp_session(fake_env(fake), client="emacs-eglot-1.9") as (lsp, _result):
         open_doc(lsp, URI, text)
         got = await complete(lsp, URI, 1, 4)
-        assert [i.label for i in got.items] == ["total = sum(xs)", "total = sum(xs)"]
+        # eglot without yasnippet has no snippet support: the first line now, the rest on the
+        # next request (tests/e2e/test_completion_items.py), one item per label.
+        assert [i.label for i in got.items] == ["total = sum(xs)"]
         first = got.items[0]
         assert isinstance(first.text_edit, types.TextEdit)
         applied = apply_edit(text, first.text_edit.range, first.text_edit.new_text, "utf-16")
-        assert applied == "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n"
+        assert applied == "def mean(xs):\n    total = sum(xs)\n"
 
 
 @pytest.mark.parametrize("client", ["neovim-0.11.4", "emacs-eglot-1.9"])
