@@ -177,3 +177,28 @@ def test_multiline_ghost_text_uses_virtual_lines(fake: FakeBackend, tmp_path: Pa
         "    total = sum(xs)",
         "    return total / len(xs)",
     ], describe(run)
+
+
+MEAN = "def mean(xs):\n    \n\n\nprint(mean([1, 2]))\n"
+MEAN_DONE = (
+    "def mean(xs):\n    total = sum(xs)\n    return total / len(xs)\n\n\nprint(mean([1, 2]))\n"
+)
+
+
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_multiline_completion_item_writes_no_nul(
+    series: str, fake: FakeBackend, tmp_path: Path
+) -> None:
+    """Issue 14: 0.7's omnifunc inserted a multi-line item as one word, a NUL byte in the file."""
+    fake.default = Reply.text("total = sum(xs)\n    return total / len(xs)\n")
+    run = run_nvim(
+        series, fake, tmp_path, "multiline_completion", {"stats.py": MEAN}, "stats.py",
+        DEVSTRAL_TEST_ROW="2", DEVSTRAL_TEST_EXPECT=MEAN_DONE,
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    saved = (tmp_path / "ws" / "stats.py").read_bytes()
+    assert b"\x00" not in saved, describe(run)
+    assert saved.decode() == MEAN_DONE, describe(run)
+    # One model call: the second line came from the typed-through cache.
+    assert len(fake.completion_requests) == 1, describe(run)

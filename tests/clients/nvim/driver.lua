@@ -112,6 +112,54 @@ function scenarios.completion()
   step('accepted')
 end
 
+-- A multi-line suggestion accepted from the completion menu, as many times as it takes: a
+-- client that cannot insert a line break gets the first line, then <CR> and <C-x><C-o> give the
+-- rest. The file is written, so the test can read its bytes (a line break inserted as Vim's
+-- completed word becomes a NUL byte there).
+function scenarios.multiline_completion()
+  local client = wait_for_server()
+  step('attached')
+  result.completion_provider = client.server_capabilities.completionProvider ~= nil
+  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
+  local want = os.getenv('DEVSTRAL_TEST_EXPECT')
+  api.nvim_win_set_cursor(0, { row, 0 })
+  keys('A')
+  wait_until(function()
+    return vim.fn.mode() == 'i'
+  end, 3000, 'insert mode')
+  result.rounds = {}
+  for round = 1, 4 do
+    if round > 1 then
+      keys('<CR>', 'nt')
+      sleep(50)
+    end
+    local tick = api.nvim_buf_get_changedtick(0)
+    keys('<C-x><C-o>')
+    wait_until(function()
+      return #vim.fn.complete_info({ 'items' }).items > 0
+    end, 15000, 'completion items in round ' .. round)
+    local items = {}
+    for _, it in ipairs(vim.fn.complete_info({ 'items' }).items) do
+      table.insert(items, { word = it.word, abbr = it.abbr })
+    end
+    keys('<C-y>')
+    wait_until(function()
+      return api.nvim_buf_get_changedtick(0) ~= tick and vim.fn.pumvisible() == 0
+    end, 3000, 'the accepted item')
+    sleep(100)
+    table.insert(result.rounds, { items = items, lines = api.nvim_buf_get_lines(0, 0, -1, false) })
+    if table.concat(api.nvim_buf_get_lines(0, 0, -1, false), '\n') .. '\n' == want then
+      break
+    end
+  end
+  keys('<Esc>')
+  wait_until(function()
+    return vim.fn.mode() == 'n'
+  end, 3000, 'normal mode')
+  vim.cmd('write')
+  step('written')
+end
+
 -- A code action (picked through a replaced vim.ui.select) applies its edit.
 function scenarios.code_action()
   wait_for_server()
