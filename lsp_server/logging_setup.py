@@ -32,8 +32,10 @@ def add_secret(value: str | None) -> None:
         _secrets.add(value)
 
 
-def mask(text: str) -> str:
-    for value in _secrets:
+def mask(text: str, *keys: str | None) -> str:
+    """The one key masker: every registered key, the `keys` given, and anything shaped like
+    `apiKey: …` become `***` (log lines, error bodies a backend echoed, user messages)."""
+    for value in (*_secrets, *(k for k in keys if k and len(k) >= 4)):
         if value in text:
             text = text.replace(value, "***")
     return _KEY_FIELD.sub(r"\1***", text)

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
@@ -29,6 +29,9 @@ from . import __version__
 from .config import PROJECT_FILE, Endpoint, build_settings, resolve_endpoint
 from .context.types import PromptContext
 from .documents import DocumentStore, PositionEncoding
+
+if TYPE_CHECKING:
+    from .model.client import ModelClient
 
 log = logging.getLogger("lsp_server")
 
@@ -257,8 +260,8 @@ class DevstralServer(LanguageServer):
                 self._pending_problems.append(f"{path}: cannot read ({exc}); ignored")
             return
 
-    def model_client(self) -> Any:
-        """The model client for the current endpoint (rebuilt when settings change it)."""
+    def model_client(self) -> ModelClient:
+        """The model gateway for the current endpoint (rebuilt when settings change it)."""
         from .model.client import ModelClient
 
         if self._model is None or self._model_endpoint != self.endpoint:

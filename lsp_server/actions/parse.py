@@ -15,6 +15,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..model.tool_calls import ToolCall, calls_from_content
+
+ToolCallText = ToolCall
+"""The gateway's tool-call type, under the name this module's callers know."""
+
 _FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[^\s`]*)[^`]*$")
 _PROSE_START = re.compile(
     r"^(?:here|sure|certainly|of course|i |i'|the |this |to |below|okay|ok[,.]|you )", re.I
@@ -23,14 +28,6 @@ _PROSE_START = re.compile(
 
 class ReplyError(Exception):
     """The reply cannot be used; `str(exc)` is the message for the user."""
-
-
-@dataclass(frozen=True)
-class ToolCallText:
-    """A tool call from the reply: name and raw JSON arguments."""
-
-    name: str
-    arguments: str
 
 
 @dataclass(frozen=True)
@@ -87,10 +84,8 @@ def _pick_block(blocks: Sequence[CodeBlock], language: str | None) -> CodeBlock:
 
 
 def tool_calls_in_content(content: str) -> list[ToolCallText]:
-    """Mistral's raw `[TOOL_CALLS]` syntax left in the text (parsed as the edit agent does)."""
-    from ..edits.agent import calls_from_content
-
-    return [ToolCallText(c.name, c.arguments) for c in calls_from_content(content)]
+    """Mistral's raw `[TOOL_CALLS]` syntax left in the text (the gateway's parser)."""
+    return calls_from_content(content)
 
 
 def _from_tool_call(call: ToolCallText, original: str) -> str:

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from .catalog import DEFAULT_INSTRUCTION, ActionId
 
 if TYPE_CHECKING:
+    from ..model.client import ChatReply
+    from ..model.tool_calls import ToolCall
     from ..secrets_vault import SecretVault
-    from .parse import ToolCallText
     from .prompts import ActionInput
 
 MAX_TEST_CONTEXT_CHARS = 8000
@@ -41,7 +42,7 @@ class Reply:
     """The model's answer to one action request."""
 
     content: str
-    tool_calls: list[ToolCallText]
+    tool_calls: list[ToolCall]
     finish_reason: str | None
 
 
@@ -69,21 +70,11 @@ class Target:
     """The document's line ending."""
 
 
-def reply_from_response(response: Any) -> Reply:
-    """The `Reply` in an OpenAI-shaped chat completion (content, tool calls, finish reason)."""
-    from .parse import ToolCallText
-
-    choices = getattr(response, "choices", None) or []
-    if not choices:
+def reply_from_chat(reply: ChatReply) -> Reply:
+    """The `Reply` of the gateway's parsed chat answer; an answer without choices ends here."""
+    if reply.empty:
         raise ActionFailed("Devstral returned an empty response; nothing was changed.")
-    msg = choices[0].message
-    calls = []
-    for tc in getattr(msg, "tool_calls", None) or []:
-        fn = getattr(tc, "function", None)
-        if fn is not None:
-            calls.append(ToolCallText(str(fn.name or ""), str(fn.arguments or "")))
-    content = msg.content if isinstance(msg.content, str) else ""
-    return Reply(content, calls, getattr(choices[0], "finish_reason", None))
+    return Reply(reply.content, reply.tool_calls, reply.finish_reason)
 
 
 def action_input(action: ActionId, t: Target, data: Mapping[str, Any], vault: SecretVault,

@@ -24,9 +24,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from ..context.lazy_re import LazyPattern
-
-HOLE_MARKER = "{{FILL_HERE}}"
-"""How the prompt shows the cursor; models sometimes echo it."""
+from ..model.prompts import HOLE_MARKER
 
 _MAX_PREFIX_LINES = 200
 """How far back an echo of earlier lines is looked for; also bounds the opener search."""

@@ -14,8 +14,9 @@ Wire rules this module guarantees, because Mistral's stack rejects the whole req
 * tool-call arguments in the history are valid JSON (garbage is replaced by `{}` in the history
   and reported to the model in the tool message, so it can retry).
 
-`openai` is only imported for type checking: the server imports this module at startup, and the
-client object is created by the model layer.
+Every model call goes through the gateway (`model.client.ModelClient.chat`): its deadline,
+error translation, key masking, tool-call parser and usage accounting are the ones code actions
+and completions use.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..model.errors import BackendError
 from .overlay import FileChange, Overlay
 from .paths import PathRefused
 from .tools import FINISH, SEARCH, ToolBox, describe_call, parse_arguments, tool_schemas
 
 if TYPE_CHECKING:
-    import openai
-
+    from ..model.client import ModelClient
     from ..secrets_vault import SecretVault
 
 log = logging.getLogger(__name__)
@@ -183,71 +184,6 @@ class _IdMapper:
             salt += 1
 
 
-@dataclass
-class RawToolCall:
-    id: str | None
-    name: str
-    arguments: str
-
-
-_TOOL_CALLS_TAG = "[TOOL_CALLS]"
-
-
-def calls_from_content(content: str) -> list[RawToolCall]:
-    """Tool calls a backend left in the text as Mistral's raw `[TOOL_CALLS]` syntax.
-
-    Some local servers (llama.cpp/Ollama templates) fail to parse Devstral's tool-call tokens
-    and return them as content; recognising both the JSON-list form and the `name[ARGS]{…}`
-    form keeps the loop working there.
-    """
-    idx = content.find(_TOOL_CALLS_TAG)
-    if idx < 0:
-        return []
-    rest = content[idx + len(_TOOL_CALLS_TAG) :].strip()
-    calls: list[RawToolCall] = []
-    if rest.startswith("["):
-        try:
-            items = json.loads(rest)
-        except json.JSONDecodeError:
-            items = None
-        if isinstance(items, list):
-            for item in items:
-                if isinstance(item, dict) and isinstance(item.get("name"), str):
-                    args = item.get("arguments", {})
-                    calls.append(
-                        RawToolCall(
-                            id=item.get("id") if isinstance(item.get("id"), str) else None,
-                            name=item["name"],
-                            arguments=args if isinstance(args, str) else json.dumps(args),
-                        )
-                    )
-            return calls
-    for chunk in rest.split(_TOOL_CALLS_TAG):
-        name, sep, args = chunk.partition("[ARGS]")
-        if sep and name.strip():
-            calls.append(RawToolCall(id=None, name=name.strip(), arguments=args.strip()))
-    return calls
-
-
-def _extract_calls(message: Any) -> list[RawToolCall]:
-    calls: list[RawToolCall] = []
-    for tc in getattr(message, "tool_calls", None) or []:
-        fn = getattr(tc, "function", None)
-        if fn is None:  # a "custom" tool call: not ours, still needs an answer
-            calls.append(RawToolCall(id=getattr(tc, "id", None), name="", arguments=""))
-            continue
-        calls.append(
-            RawToolCall(
-                id=getattr(tc, "id", None),
-                name=str(getattr(fn, "name", "") or ""),
-                arguments=str(getattr(fn, "arguments", "") or ""),
-            )
-        )
-    if not calls and isinstance(getattr(message, "content", None), str):
-        calls = calls_from_content(message.content)
-    return calls
-
-
 def _history_arguments(raw: str) -> str:
     """Arguments as they go back to the backend: the model's JSON, or `{}` if it was garbage."""
     try:
@@ -256,13 +192,8 @@ def _history_arguments(raw: str) -> str:
         return "{}"
 
 
-def _estimate_tokens(obj: Any) -> int:
-    """Rough count (4 chars/token) for backends that report no usage."""
-    return len(json.dumps(obj, ensure_ascii=False, default=str)) // 4 + 1
-
-
 async def run_edit_agent(
-    client: openai.AsyncOpenAI,
+    client: ModelClient,
     *,
     model: str,
     instruction: str,
@@ -316,42 +247,29 @@ async def run_edit_agent(
                     stop_reason = "token_budget"
                     break
                 turns += 1
-                kwargs: dict[str, Any] = {
-                    "model": model,
-                    "messages": messages,
-                    "tools": tools,
-                    "tool_choice": "auto",
-                    "temperature": limits.temperature,
-                }
-                if limits.max_output_tokens:
-                    kwargs["max_tokens"] = limits.max_output_tokens
-                if extra_body:
-                    kwargs["extra_body"] = extra_body
                 try:
-                    response = await client.chat.completions.create(**kwargs)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    key = getattr(client, "api_key", None)
-                    raise AgentError(_describe_api_error(exc, key)) from exc
-                usage = getattr(response, "usage", None)
-                if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
-                    last_prompt = int(usage.prompt_tokens or 0)
-                    prompt_tokens += last_prompt
-                    completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
-                else:
-                    last_prompt = _estimate_tokens(messages)
-                    prompt_tokens += last_prompt
-                choices = getattr(response, "choices", None) or []
-                if not choices:
-                    raise AgentError("The model returned an empty response.")
-                message = choices[0].message
-                content = message.content if isinstance(message.content, str) else ""
-                if usage is None:
-                    completion_tokens += _estimate_tokens(content) + _estimate_tokens(
-                        [c.arguments for c in _extract_calls(message)]
+                    reply = await client.chat(
+                        messages=messages,
+                        tools=tools,
+                        tool_choice="auto",
+                        temperature=limits.temperature,
+                        max_tokens=limits.max_output_tokens,
+                        extra_body=extra_body,
+                        model=model,
+                        feature="agent",
+                        # The wall clock around the loop is the agent's deadline; this one
+                        # only backs it up.
+                        timeout_s=limits.wall_clock_s + 1.0,
                     )
-                calls = _extract_calls(message)
+                except BackendError as exc:
+                    raise AgentError(exc.message) from exc
+                last_prompt = reply.usage.prompt_tokens
+                prompt_tokens += last_prompt
+                completion_tokens += reply.usage.completion_tokens
+                if reply.empty:
+                    raise AgentError("The model returned an empty response.")
+                content = reply.content
+                calls = reply.tool_calls
                 if not calls:
                     if nudged:
                         summary = content.strip()
@@ -454,23 +372,3 @@ def _default_summary(stop_reason: str, changes: dict[Path, FileChange], overlay:
         return f"{reason}; no files were changed."
     names = ", ".join(overlay.display(p).removeprefix("/workspace/") for p in changes)
     return f"{reason}; changed {names}."
-
-
-def _describe_api_error(exc: Exception, api_key: str | None = None) -> str:
-    """One clear sentence for the user, without importing openai at module load.
-
-    The backend's error body may echo the request (a proxy, a debugging server), so the key
-    is masked before the text can reach a message or the log.
-    """
-    status = getattr(exc, "status_code", None)
-    name = type(exc).__name__
-    detail = str(exc).strip() or name
-    if api_key and len(api_key) >= 4:
-        detail = detail.replace(api_key, "***")
-    if len(detail) > 300:
-        detail = detail[:300] + "…"
-    if status is not None:
-        return f"The model endpoint returned HTTP {status}: {detail}"
-    if "Connection" in name or "Timeout" in name:
-        return f"Could not reach the model endpoint ({name}): {detail}"
-    return f"The model request failed ({name}): {detail}"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.protocol import default_converter
 
-from ..actions.propose import ActionFailed, Reply, reply_from_response
+from ..actions.propose import ActionFailed, Reply, reply_from_chat
 from .progress import Cancelled, Progress, link_request_cancel
 
 if TYPE_CHECKING:
@@ -79,12 +79,12 @@ def model_asker(ls: DevstralServer, progress: Progress) -> Callable[[list[dict[s
         if problem:
             raise ActionFailed(f"Devstral is not configured: {problem}")
         try:
-            response = await progress.run(ls.model_client().chat(
+            reply = await progress.run(ls.model_client().chat(
                 messages=messages, timeout_s=timeout_s, max_tokens=max_tokens,
-                temperature=0.1))
+                temperature=0.1, feature="action"))
         except BackendError as exc:
             raise ActionFailed(f"Devstral: {exc.message}") from exc
-        return reply_from_response(response)
+        return reply_from_chat(reply)
 
     return ask
 

@@ -78,7 +78,7 @@ async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[s
     async with Progress(ls, f"Devstral: {instruction[:60]}") as progress:
         try:
             result = await progress.run(run_edit_agent(
-                client.client, model=ls.endpoint.model or "", instruction=instruction,
+                client, model=ls.endpoint.model or "", instruction=instruction,
                 overlay=overlay, limits=limits, on_step=progress.report, context_note=note,
                 vault=SecretVault()))
         except AgentError as exc:

@@ -1,48 +1,52 @@
-"""The model client: the `openai` AsyncOpenAI client against any compatible endpoint.
+"""The model gateway: every call to the model (completions, code actions, the edit agent).
+
+One place owns what every call needs: the `openai` AsyncOpenAI client against any compatible
+endpoint, one hard deadline, one error translation (`model.errors`), provider quirks
+(`model.quirks`: prompt caching, usage in streams), the tool-call parser (`model.tool_calls`)
+and usage accounting (each answered call is reported to an observer with its tokens, measured
+with Tekken where the endpoint reports none).
 
 `import openai` costs about half a second, so it happens on first use, never on the path to
-the `initialize` reply. Completions run with `max_retries=0` and a hard deadline: a hanging
-backend must not hold an editor request, and retrying is the pipeline's decision (backoff),
-not a hidden loop. Streams are always left through `async with`, which closes the HTTP
-connection at once when the caller stops early or is cancelled.
+the `initialize` reply. Calls run with `max_retries=0` and a deadline: a hanging backend must
+not hold an editor request, and retrying is the caller's decision (backoff), not a hidden loop.
+Streams are always left through `async with`, which closes the HTTP connection at once when the
+caller stops early or is cancelled.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..config import Endpoint
+from ..usage.meter import Usage, estimate_usage, request_text, usage_from_wire
+from .errors import BackendError, translate_error
 from .prompts import ModelRequest
+from .quirks import provider_fields
+from .tool_calls import ToolCall, calls_from_message
 
 if TYPE_CHECKING:
     import openai
 
+__all__ = ["BackendError", "ChatReply", "Feature", "ModelClient", "StreamResult", "warm_up"]
+
 log = logging.getLogger(__name__)
 
+Feature = Literal["completion", "action", "agent", "nextEdit"]
+"""Who asked: usage is accounted per feature, and the prompt cache key is per role."""
 
-class BackendError(Exception):
-    """A failed model call, with a message fit to show the user (never containing the key)."""
 
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after
+class GatewayObserver(Protocol):
+    """Told about every finished call: the usage meter and the status tracker listen."""
+
+    def model_answered(self, feature: Feature, model: str, usage: Usage) -> None: ...
+
+    def model_failed(self, feature: Feature, error: BackendError) -> None: ...
 
 
 @dataclass
@@ -54,86 +58,20 @@ class StreamResult:
     stopped_early: bool = False
     ttft_s: float | None = None
     total_s: float = 0.0
-    usage: dict[str, int] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
 
 
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from `retry-after-ms` / `Retry-After` (delta seconds or HTTP date)."""
-    if headers is None:
-        return None
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return max(0.0, float(ms) / 1000)
-        raw = headers.get("retry-after")
-        if raw is None:
-            return None
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
+@dataclass
+class ChatReply:
+    """One non-streamed chat answer, already parsed: text, tool calls, why it ended, usage.
 
-            return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-    except Exception:
-        return None
+    `empty` is set when the endpoint returned no choice at all (callers say so and stop)."""
 
-
-def _redact(text: str, key: str | None) -> str:
-    if key and len(key) >= 4:
-        text = text.replace(key, "***")
-    return text
-
-
-def translate_error(exc: BaseException, endpoint: Endpoint) -> BackendError:
-    """Map the openai client's exceptions onto a few kinds with clear, key-free messages."""
-    import openai
-
-    where = endpoint.base_url or "the endpoint"
-    if isinstance(exc, BackendError):
-        return exc
-    if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
-        return BackendError("timeout", f"the model at {where} did not answer in time")
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        detail = ""
-        body = getattr(exc, "body", None)
-        if isinstance(body, dict):
-            err = body.get("error", body)
-            if isinstance(err, dict):
-                detail = str(err.get("message") or "")
-            elif isinstance(err, str):
-                detail = err
-        detail = _redact(detail[:300], endpoint.api_key)
-        suffix = f": {detail}" if detail else ""
-        retry_after = _retry_after(exc.response.headers if exc.response is not None else None)
-        if status in (401, 403):
-            return BackendError(
-                "auth", f"{where} rejected the API key (HTTP {status}){suffix}", status=status
-            )
-        if status == 404:
-            return BackendError(
-                "not_found",
-                f"{where} does not know model '{endpoint.model}' or this API (HTTP 404){suffix}",
-                status=status,
-            )
-        if status == 429:
-            return BackendError(
-                "rate_limit", f"{where} is rate limiting requests (HTTP 429){suffix}",
-                status=status, retry_after=retry_after,
-            )
-        if status >= 500:
-            return BackendError(
-                "server", f"{where} failed (HTTP {status}){suffix}", status=status,
-                retry_after=retry_after,
-            )
-        return BackendError(
-            "bad_request", f"{where} refused the request (HTTP {status}){suffix}", status=status
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        return BackendError("connection", f"cannot reach {where}: connection failed or was reset")
-    if isinstance(exc, (json.JSONDecodeError, ValueError, KeyError, TypeError, AttributeError,
-                        openai.APIResponseValidationError)):
-        return BackendError("bad_response", f"{where} sent a malformed answer")
-    return BackendError("connection", f"request to {where} failed: {type(exc).__name__}")
+    content: str
+    tool_calls: list[ToolCall]
+    finish_reason: str | None
+    usage: Usage
+    empty: bool = False
 
 
 _warm: asyncio.Future[object] | None = None
@@ -156,10 +94,22 @@ async def warm_up() -> None:
 
 
 class ModelClient:
-    """One AsyncOpenAI client per endpoint, rebuilt when the settings change it."""
+    """One AsyncOpenAI client per endpoint, rebuilt when the settings change it.
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    `cache_scope` names the workspace for the prompt cache key (hashed before it is sent);
+    `observer` hears about every answered or failed call.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        observer: GatewayObserver | None = None,
+        cache_scope: Callable[[], str] | None = None,
+    ) -> None:
         self.endpoint = endpoint
+        self.observer = observer
+        self.cache_scope = cache_scope or (lambda: "")
         self._client: openai.AsyncOpenAI | None = None
 
     @property
@@ -183,12 +133,20 @@ class ModelClient:
             except Exception:  # closing must never raise into shutdown
                 log.debug("closing the model client failed", exc_info=True)
 
+    def wire_body(self, body: dict[str, Any], feature: Feature, *, stream: bool) -> dict[str, Any]:
+        """The body exactly as sent: the caller's fields over the provider's extras."""
+        extras = provider_fields(self.endpoint.provider, scope=self.cache_scope(), role=feature,
+                                 stream=stream)
+        return {**extras, **body, **({"stream": True} if stream else {})}
+
+    # ----- streamed completions --------------------------------------------------------------
     async def stream_completion(
         self,
         request: ModelRequest,
         *,
         timeout_s: float,
         should_stop: Callable[[str], bool] | None = None,
+        feature: Feature = "completion",
     ) -> StreamResult:
         """Stream one completion; stop early when `should_stop(accumulated)` says so.
 
@@ -199,41 +157,35 @@ class ModelClient:
         self.client  # noqa: B018 - build the client outside the deadline
         started = time.monotonic()
         result = StreamResult(text="")
-        async with self._deadline(timeout_s):
-            await self._stream_into(request, result, should_stop, started, timeout_s)
+        body = self.wire_body(request.body, feature, stream=True)
+        reported: Usage | None = None
+        async with self._deadline(timeout_s, feature):
+            reported = await self._stream_into(request, body, result, should_stop, started,
+                                               timeout_s)
         result.total_s = time.monotonic() - started
+        result.usage = reported or estimate_usage(request_text(body), result.text)
+        self._answered(feature, str(body.get("model") or ""), result.usage)
         return result
 
     async def _stream_into(
         self,
         request: ModelRequest,
+        body: dict[str, Any],
         result: StreamResult,
         should_stop: Callable[[str], bool] | None,
         started: float,
         timeout_s: float,
-    ) -> None:
+    ) -> Usage | None:
         import openai
         from openai.types.chat import ChatCompletionChunk
         from openai.types.completion import Completion
 
         client = self.client
-        body = dict(request.body)
-        body["stream"] = True
         parts: list[str] = []
+        usage: Usage | None = None
         stream: Any
         if request.endpoint == "chat":
-            known = {"model", "messages", "max_tokens", "temperature", "stop", "stream"}
-            extra = {k: v for k, v in body.items() if k not in known}
-            stream = await client.chat.completions.create(
-                model=body["model"],
-                messages=body["messages"],
-                max_tokens=body.get("max_tokens", openai.omit),
-                temperature=body.get("temperature", openai.omit),
-                stop=body.get("stop") or openai.omit,
-                stream=True,
-                extra_body=extra or None,
-                timeout=timeout_s,
-            )
+            stream = await self._create(body, timeout_s)
         elif request.endpoint == "completions":
             stream = await client.post(
                 "/completions", body=body, cast_to=Completion, stream=True,
@@ -247,12 +199,7 @@ class ModelClient:
             )
         async with stream:
             async for chunk in stream:
-                if getattr(chunk, "usage", None):
-                    usage = chunk.usage
-                    result.usage = {
-                        "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-                        "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
-                    }
+                usage = usage_from_wire(getattr(chunk, "usage", None)) or usage
                 choices = getattr(chunk, "choices", None) or []
                 if not choices:
                     continue
@@ -273,39 +220,98 @@ class ModelClient:
                     result.stopped_early = True
                     break
         result.text = "".join(parts)
+        # A stream left early never sees its usage chunk: the tokens were still generated
+        # up to the point where the connection closed, so they are estimated.
+        return None if result.stopped_early else usage
 
-    async def list_models(self, timeout_s: float = 10.0) -> list[str]:
-        """Model ids the endpoint lists (for `doctor`)."""
-        await warm_up()
-        async with self._deadline(timeout_s):
-            page = await self.client.models.list()
-            return [m.id for m in page.data]
-
+    # ----- chat (code actions, the edit agent) -------------------------------------------
     async def chat(
         self,
         *,
         messages: list[dict[str, Any]],
         timeout_s: float,
-        max_tokens: int = 2048,
+        max_tokens: int | None = 2048,
         temperature: float = 0.1,
         tools: list[dict[str, Any]] | None = None,
-    ) -> Any:
-        """One non-streamed chat call (code actions); returns the ChatCompletion."""
+        tool_choice: str | None = None,
+        extra_body: dict[str, Any] | None = None,
+        model: str | None = None,
+        feature: Feature = "action",
+    ) -> ChatReply:
+        """One non-streamed chat call, parsed into a `ChatReply`; BackendError on failure."""
         await warm_up()
+        self.client  # noqa: B018 - build the client outside the deadline
+        body: dict[str, Any] = {
+            "model": model if model is not None else self.endpoint.model or "",
+            "messages": messages,
+            "temperature": temperature,
+        }
+        if max_tokens:
+            body["max_tokens"] = max_tokens
+        if tools:
+            body["tools"] = tools
+            if tool_choice:
+                body["tool_choice"] = tool_choice
+        body = self.wire_body({**body, **(extra_body or {})}, feature, stream=False)
+        async with self._deadline(timeout_s, feature):
+            response = await self._create(body, timeout_s)
+            choices = getattr(response, "choices", None) or []
+            message = choices[0].message if choices else None
+            content = message.content if message is not None else None
+            reply = ChatReply(
+                content=content if isinstance(content, str) else "",
+                tool_calls=calls_from_message(message) if message is not None else [],
+                finish_reason=getattr(choices[0], "finish_reason", None) if choices else None,
+                usage=Usage(),
+                empty=not choices,
+            )
+        reported = usage_from_wire(getattr(response, "usage", None))
+        if reported is None:
+            answer = reply.content + "".join(c.name + c.arguments for c in reply.tool_calls)
+            reported = estimate_usage(request_text(body), answer)
+        reply.usage = reported
+        self._answered(feature, str(body.get("model") or ""), reported)
+        return reply
+
+    async def _create(self, body: dict[str, Any], timeout_s: float) -> Any:
+        """The one `chat.completions.create` of the server: known fields typed, the rest
+        (provider extensions such as `prefix`, `safe_prompt`, `prompt_cache_key`) as
+        `extra_body`, so the openai client neither drops nor rejects them."""
         import openai
 
-        async with self._deadline(timeout_s):
-            return await self.client.chat.completions.create(
-                model=self.endpoint.model or "",
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=max_tokens,
-                temperature=temperature,
-                tools=tools if tools else openai.omit,  # type: ignore[arg-type]
-                timeout=timeout_s,
-            )
+        known = {"model", "messages", "max_tokens", "temperature", "stop", "stream", "tools",
+                 "tool_choice"}
+        extra = {k: v for k, v in body.items() if k not in known}
+        return await self.client.chat.completions.create(
+            model=body["model"],
+            messages=body["messages"],
+            max_tokens=body.get("max_tokens", openai.omit),
+            temperature=body.get("temperature", openai.omit),
+            stop=body.get("stop") or openai.omit,
+            tools=body.get("tools") or openai.omit,
+            tool_choice=body.get("tool_choice", openai.omit),
+            stream=bool(body.get("stream")),
+            extra_body=extra or None,
+            timeout=timeout_s,
+        )
+
+    async def list_models(self, timeout_s: float = 10.0) -> list[str]:
+        """Model ids the endpoint lists (for `doctor`)."""
+        await warm_up()
+        async with self._deadline(timeout_s, None):
+            page = await self.client.models.list()
+            return [m.id for m in page.data]
+
+    # ----- bookkeeping --------------------------------------------------------------------
+    def _answered(self, feature: Feature, model: str, usage: Usage) -> None:
+        if self.observer is not None:
+            try:
+                self.observer.model_answered(feature, model, usage)
+            except Exception:  # accounting must never break a call that succeeded
+                log.exception("usage observer failed")
 
     @contextlib.asynccontextmanager
-    async def _deadline(self, timeout_s: float) -> AsyncIterator[None]:
+    async def _deadline(self, timeout_s: float, feature: Feature | None) -> AsyncIterator[None]:
         """A hard deadline, with every failure but cancellation turned into BackendError."""
         try:
             async with asyncio.timeout(timeout_s):
@@ -315,4 +321,10 @@ class ModelClient:
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
-            raise translate_error(exc, self.endpoint) from exc
+            error = translate_error(exc, self.endpoint)
+            if feature is not None and self.observer is not None:
+                try:
+                    self.observer.model_failed(feature, error)
+                except Exception:
+                    log.exception("failure observer failed")
+            raise error from exc

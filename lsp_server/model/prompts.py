@@ -19,11 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..completion.postprocess import HOLE_MARKER
 from ..context.types import PromptContext, Snippet
 from .providers import PrefixStyle, PromptMode
 
 Endpoint = Literal["chat", "completions", "fim"]
+
+HOLE_MARKER = "{{FILL_HERE}}"
+"""How the prompt shows the cursor; models sometimes echo it (cleanup removes it)."""
 
 SYSTEM_PROMPT = (
     "You are a code completion engine inside a code editor. The user shows a file in which "

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import openai
 import pytest
 
+from lsp_server.config import Endpoint
 from lsp_server.edits.agent import (
     AgentError,
     AgentLimits,
@@ -22,6 +22,7 @@ from lsp_server.edits.agent import (
 from lsp_server.edits.overlay import Overlay
 from lsp_server.edits.textdiff import apply_text_edits
 from lsp_server.edits.workspace_edit import EditCapabilities, build_workspace_edit
+from lsp_server.model.client import ModelClient
 from tests.fake_backend import FakeBackend, Reply
 from tests.unit.test_edits_tools import snapshot
 
@@ -45,8 +46,9 @@ def ws(tmp_path: Path) -> Path:
     return root
 
 
-def client(fb: FakeBackend) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=fb.base_url, api_key="test", max_retries=0, timeout=10)
+def client(fb: FakeBackend) -> ModelClient:
+    """The model gateway the server gives the agent, against the fake."""
+    return ModelClient(Endpoint(provider="vllm", base_url=fb.base_url, model="m", api_key="test"))
 
 
 def overlay(ws: Path, **kw: Any) -> Overlay:
