@@ -274,7 +274,7 @@ class ModelClient:
         return reply
 
     async def _create(self, body: dict[str, Any], timeout_s: float) -> Any:
-        """The one `chat.completions.create` of the server: known fields typed, the rest
+        """The one chat-completions call of the server: known fields typed, the rest
         (provider extensions such as `prefix`, `safe_prompt`, `prompt_cache_key`) as
         `extra_body`, so the openai client neither drops nor rejects them."""
         import openai
