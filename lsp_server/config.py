@@ -49,6 +49,13 @@ class Settings:
     context_tokens: int = 4096
     """Exact Tekken token budget of one completion prompt."""
     multiline: Literal["auto", "always", "never"] = "auto"
+    """auto: several lines when the rest of the cursor line is free; never = one-line mode."""
+    suggest_in_comments: bool = False
+    """Automatic suggestions inside comments (tree-sitter decides); invoked ones always work."""
+    suggest_in_strings: bool = False
+    """Automatic suggestions inside strings and docstrings; invoked ones always work."""
+    disabled_languages: list[str] = attrs.field(factory=list)
+    """LSP language ids (`markdown`, `plaintext`, …) that get no suggestions at all."""
     log_level: LogLevel = "info"
     action_timeout_ms: int = 60000
     """Deadline of one code-action model call."""
@@ -80,7 +87,7 @@ def _camel(name: str) -> str:
 
 
 _STRING_FIELDS = frozenset(
-    name for name, f in _FIELDS.items() if f.type not in (int, float, bool)
+    name for name, f in _FIELDS.items() if f.type not in (int, float, bool, list[str])
 )
 CAMEL_TO_FIELD = {_camel(name): name for name in _FIELDS}
 SECRET_FIELDS = frozenset({"api_key"})
@@ -101,6 +108,12 @@ def _convert_field(name: str, value: Any) -> Any:
         raise ValueError("must be a number")
     if name in _STRING_FIELDS and not isinstance(value, str):
         raise ValueError("must be a string")
+    if field.type is bool and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    if field.type == list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError("must be a list of strings")
+        return [v.strip().lower() for v in value if v.strip()]
     try:
         converted = _converter.structure(value, field.type)  # type: ignore[arg-type]
     except Exception as exc:  # cattrs raises a family of exceptions; all mean "bad value"

@@ -25,6 +25,7 @@ import re
 from lsprotocol import types
 
 from ..completion.pipeline import Suggestion
+from ..completion.placement import automatic_blocked
 from ..config import CompletionItemsMode
 from ..documents import Document
 from ..server import DevstralServer
@@ -78,6 +79,12 @@ async def _suggest(ls: DevstralServer, uri: str, pos: types.Position, invoked: b
         return None
     version = doc.version
     offset = _offset(ls, doc, pos)
+    if invoked and doc.language_id.lower() in ls.settings.disabled_languages:
+        return None
+    if not invoked and (why := automatic_blocked(ls.settings, doc.text_range, offset,
+                                                 doc.language_id, uri)):
+        log.debug("no automatic suggestion: %s", why)
+        return None
     suggestion = await ls.pipeline.complete(uri, doc.text_range, offset, invoked=invoked)
     if suggestion is None or not suggestion.text:
         return None

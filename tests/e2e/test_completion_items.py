@@ -210,3 +210,41 @@ async def test_vscode_never_gets_items_but_the_plugin_asks_for_both(fake: FakeBa
         assert menu.items and menu.items[0].label == "total = sum(xs)"
     assert len(fake.completion_requests) == 2, json.dumps(
         [r.body.get("messages", [])[-1:] for r in fake.completion_requests])[:500]
+
+
+COMMENTED = "def area(r):\n    # compute the \n    return 3.14 * r * r\n"
+
+
+async def test_no_automatic_suggestion_in_a_comment_unless_enabled(fake: FakeBackend) -> None:
+    fake.default = Reply.text("area of the circle")
+    async with lsp_session(fake_env(fake), client="vscode-inline") as (lsp, _):
+        open_doc(lsp, URI, COMMENTED)
+        got = await inline(lsp, URI, 1, 18, invoked=False)
+        assert got is not None and not got.items
+        assert fake.completion_requests == []
+        got = await inline(lsp, URI, 1, 18, invoked=True)  # asked for: answered
+        assert got is not None and got.items
+        assert got.items[0].insert_text == "    # compute the area of the circle"
+    fake.reset()
+    async with lsp_session(fake_env(fake), client="vscode-inline",
+                           init_options={"suggestInComments": True}) as (lsp, _):
+        open_doc(lsp, URI, COMMENTED)
+        got = await inline(lsp, URI, 1, 18, invoked=False)
+        assert got is not None and got.items
+
+
+async def test_disabled_language_and_one_line_mode(fake: FakeBackend) -> None:
+    fake.default = Reply.text(MEAN_BODY)
+    async with lsp_session(fake_env(fake), client="vscode-inline",
+                           init_options={"disabledLanguages": ["python"]}) as (lsp, _):
+        open_doc(lsp, URI, MEAN)
+        for invoked in (False, True):
+            got = await inline(lsp, URI, 1, 4, invoked=invoked)
+            assert got is not None and not got.items
+        assert fake.completion_requests == []
+    async with lsp_session(fake_env(fake), client="vscode-inline",
+                           init_options={"multiline": "never"}) as (lsp, _):
+        open_doc(lsp, URI, MEAN)
+        got = await inline(lsp, URI, 1, 4)
+        assert got is not None and got.items
+        assert got.items[0].insert_text == "    total = sum(xs)"
