@@ -6,9 +6,19 @@ from .server import DevstralServer
 
 
 def create_server() -> DevstralServer:
-    from .features import actions, completion, edit_workspace, lifecycle, stats, sync
+    from .features import (
+        actions,
+        completion,
+        edit_workspace,
+        folders,
+        lifecycle,
+        process,
+        stats,
+        sync,
+    )
 
     server = DevstralServer()
-    for feature in (lifecycle, sync, completion, stats, actions, edit_workspace):
+    for feature in (lifecycle, process, folders, sync, completion, stats, actions,
+                    edit_workspace):
         feature.register(server)
     return server

@@ -237,11 +237,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure(verbose=args.verbose, log_file=args.log_file, level=_env_level())
     server = create_server()
     if args.tcp:
+        from .tcp import serve_tcp
+
         host, _, port = args.tcp.rpartition(":")
-        server.start_tcp(host or "127.0.0.1", int(port))
+        token = _tcp_token(args)
+        generated = token is None
+        if token is None:
+            from .tcp import new_token
+
+            token = new_token()
+
+        def listening(bound_host: str, bound_port: int) -> None:
+            print(f"devstral-lsp: listening on {bound_host}:{bound_port} for one client",
+                  file=sys.stderr)
+            if generated:
+                print(f"devstral-lsp: token: {token}  (set initializationOptions.tcpToken to "
+                      "it; or give your own with DEVSTRAL_TCP_TOKEN or --tcp-token-file)",
+                      file=sys.stderr)
+            sys.stderr.flush()
+
+        serve_tcp(server, host or "127.0.0.1", int(port), token, on_listening=listening)
     else:
         server.start_io()
-    return 0
+    return int(getattr(server, "exit_code", 0))
+
+
+def _tcp_token(args: argparse.Namespace) -> str | None:
+    """The user's TCP token: `--tcp-token-file`, else `DEVSTRAL_TCP_TOKEN`, else None."""
+    import os
+
+    from .tcp import TOKEN_ENV
+
+    path = getattr(args, "tcp_token_file", None)
+    if path:
+        try:
+            token = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SystemExit(f"devstral-lsp: cannot read --tcp-token-file: {exc}") from None
+        if not token:
+            raise SystemExit("devstral-lsp: --tcp-token-file is empty")
+        return token
+    return os.environ.get(TOKEN_ENV) or None
 
 
 def _env_level() -> str | None:
@@ -262,9 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--log-file", metavar="PATH", help="also write the log to PATH")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", parents=[common], help="run the language server (default)")
-    serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     # Clients such as vscode-languageclient append --stdio; stdio is the default anyway.
     serve.add_argument("--stdio", action="store_true", help="talk LSP over stdio (the default)")
+    serve.add_argument("--tcp", metavar="HOST:PORT",
+                       help="listen on TCP instead of stdio: one client, which must send the "
+                       "token as initializationOptions.tcpToken")
+    serve.add_argument("--tcp-token-file", metavar="PATH",
+                       help="read the TCP token from PATH (default: DEVSTRAL_TCP_TOKEN, else a "
+                       "new token printed to stderr)")
     serve.set_defaults(func=cmd_serve)
     complete = sub.add_parser("complete", parents=[common],
                               help="print the completion at FILE:LINE:COL (1-based)")
@@ -283,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--tcp", metavar="HOST:PORT", help=argparse.SUPPRESS)
     parser.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tcp-token-file", metavar="PATH", help=argparse.SUPPRESS)
     return parser
 
 

@@ -189,6 +189,10 @@ class DevstralServer(LanguageServer):
 
         self.context = LiveContext(ContextEngine(budget_tokens=self.settings.context_tokens),
                                    self.documents)
+        self.exit_code = 0
+        """What the process exits with: 1 after `exit` without `shutdown` (features/lifecycle)."""
+        self.parent_watch: Any = None
+        """The watcher of `initialize.processId` (features/lifecycle)."""
         self.config_ready = asyncio.Event()
         """Set once the client's configuration was pulled (or cannot be)."""
 

@@ -3,11 +3,18 @@
 Three layers, from coarse to fine:
 
 * `is_blocked` / `PrivacyGuard.blocked_reason`: a document matched by the built-in secret-file
-  list or by a `.devstralignore` (root or any sub-folder, gitignore syntax) gets no model request
-  at all - its text must never be sent, not even redacted.
+  list (case-insensitively) or by a `.devstralignore` (root or any sub-folder, gitignore syntax)
+  gets no model request at all - its text must never be sent, not even redacted.
+* `PrivacyGuard.reach_reason`: what the server may read or edit *on its own* (the edit agent,
+  Generate tests): additionally nothing inside `.git`/`.hg`/`.svn` and nothing whose real
+  location (symlinks resolved) lies outside every workspace root.
 * `PrivacyGuard.excluded_reason`: additionally `.gitignore`d files (build output, vendored or
   generated files, local config) are never used as *cross-file* context, although the user may
   still complete inside such a file.
+
+Every rule is decided on the path as named *and* on its resolved target, symlinks resolved once
+here: a link is treated exactly like what it points to, so a link to `.env`, to `.git/config`,
+to a `.devstralignore`d folder or out of the workspace cannot smuggle that file in.
 * `Redactor`: everything else that is sent (current file windows, snippets, recent edits) goes
   through regexes for well-known key formats plus an entropy test on values assigned to
   secret-looking names, replaced by `<redacted:kind>` so completion keeps working.
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from ..fs_limits import read_small_text
 from .lazy_re import LazyPattern
 
 if TYPE_CHECKING:
@@ -36,6 +44,10 @@ log = logging.getLogger(__name__)
 
 IGNORE_FILE = ".devstralignore"
 GITIGNORE_FILE = ".gitignore"
+VCS_DIR_NAMES = frozenset({".git", ".hg", ".svn"})
+"""Version-control metadata: never read, listed or edited by the server on its own (remote
+URLs with credentials live in `.git/config`; a file in `.git/hooks` is executed by git)."""
+OUTSIDE_LINK_REASON = "a symbolic link to outside the workspace"
 
 SECRET_FILE_PATTERNS: tuple[str, ...] = (
     ".env",
@@ -113,7 +125,9 @@ def secret_file_reason(path: Path | str) -> str | None:
         with _secret_lock:
             if _secret_spec is None:
                 _secret_spec = _build_spec(SECRET_FILE_PATTERNS)
-    parts = PurePosixPath(Path(path).as_posix()).parts
+    # Case-insensitive: `.ENV`, `ID_RSA` or `Server.PEM` are the same files on macOS/Windows
+    # and hold the same secrets everywhere (every pattern above is lower-case).
+    parts = PurePosixPath(Path(path).as_posix().lower()).parts
     tail = "/".join(parts[-4:]) if parts else ""
     result = _secret_spec.check_file(tail)
     if result.include and result.index is not None:
@@ -143,10 +157,9 @@ class _IgnoreTree:
             if directory in self._specs:
                 return self._specs[directory]
         spec = None
-        try:
-            text = (directory / self.filename).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            text = None
+        # Bounded and regular files only: an ignore file linked to /dev/zero or a FIFO reads
+        # as absent instead of hanging the server or filling its memory.
+        text = read_small_text(directory / self.filename)
         if text is not None:
             try:
                 spec = _build_spec(text.splitlines())
@@ -185,10 +198,15 @@ def _under(path: Path, root: Path) -> tuple[str, ...] | None:
 
 
 class PrivacyGuard:
-    """Answers "may this file be sent?" for a set of workspace roots."""
+    """Answers "may this file be sent / read / used as context?" for a set of workspace roots.
+
+    The one path policy of the server: every feature asks it before reading or sending a
+    workspace file, and it decides on both the path as named and its symlink-resolved target.
+    """
 
     def __init__(self, roots: Sequence[Path] = ()) -> None:
         self._roots: list[Path] = []
+        self._real: list[tuple[Path, Path]] = []
         self._devstral: dict[Path, _IgnoreTree] = {}
         self._git: dict[Path, _IgnoreTree] = {}
         self._excluded: dict[Path, str | None] = {}
@@ -199,6 +217,8 @@ class PrivacyGuard:
     def set_roots(self, roots: Sequence[Path]) -> None:
         resolved = sorted({Path(os.path.abspath(r)) for r in roots}, key=lambda p: -len(p.parts))
         self._roots = resolved
+        reals = [(r, Path(os.path.realpath(r))) for r in resolved]
+        self._real = sorted(reals, key=lambda rr: -len(rr[1].parts))
         self._devstral = {r: _IgnoreTree(r, IGNORE_FILE) for r in resolved}
         self._git = {r: _IgnoreTree(r, GITIGNORE_FILE) for r in resolved}
         self._excluded = {}
@@ -214,6 +234,33 @@ class PrivacyGuard:
                 return root
         return None
 
+    def _locate(self, path: Path, *, real: bool) -> tuple[Path, tuple[str, ...]] | None:
+        """(root, parts below it): lexically for a path as named, against the roots' real
+        locations for a resolved one (the ignore files are the same files either way)."""
+        if not real:
+            for root in self._roots:
+                parts = _under(path, root)
+                if parts is not None:
+                    return root, parts
+            return None
+        for root, real_root in self._real:
+            parts = _under(path, real_root)
+            if parts is not None:
+                return root, parts
+        return None
+
+    def _forms(self, path: Path) -> list[tuple[Path, tuple[Path, tuple[str, ...]] | None]]:
+        """The path as named and its resolved target (once), each with its root, if any."""
+        lexical = Path(os.path.abspath(path))
+        try:
+            target = Path(os.path.realpath(lexical))
+        except (OSError, ValueError):  # a symlink loop on some platforms
+            target = lexical
+        forms = [(lexical, self._locate(lexical, real=False))]
+        if target != lexical:
+            forms.append((target, self._locate(target, real=True)))
+        return forms
+
     def invalidate(self, changed: Path | None = None) -> None:
         """Drop cached ignore files (call when a `.gitignore`/`.devstralignore` changes)."""
         if changed is not None and changed.name not in (IGNORE_FILE, GITIGNORE_FILE):
@@ -222,18 +269,40 @@ class PrivacyGuard:
             tree.invalidate()
         self._excluded = {}
 
+    def _reason(self, path: Path, level: int) -> str | None:
+        """0: may be sent when open; 1: may be read/edited by the server; 2: may be context."""
+        forms = self._forms(path)
+        for p, _ in forms:
+            reason = secret_file_reason(p)
+            if reason:
+                return reason
+        if level >= 1 and forms[0][1] is not None and len(forms) > 1 and forms[1][1] is None:
+            return OUTSIDE_LINK_REASON
+        for _p, located in forms:
+            if located is None:
+                continue
+            root, parts = located
+            if not parts:
+                continue
+            if level >= 1 and any(part in VCS_DIR_NAMES for part in parts):
+                return "version-control metadata"
+            if self._devstral[root].matches(parts):
+                return f"ignored by {IGNORE_FILE}"
+            if level >= 2 and self._git[root].matches(parts):
+                return f"ignored by {GITIGNORE_FILE}"
+        return None
+
     def blocked_reason(self, path: Path) -> str | None:
         """Why no model request may be made for `path` (None: allowed)."""
-        path = Path(os.path.abspath(path))
-        reason = secret_file_reason(path)
-        if reason:
-            return reason
-        root = self.root_of(path)
-        if root is not None:
-            parts = _under(path, root)
-            if parts and self._devstral[root].matches(parts):
-                return f"ignored by {IGNORE_FILE}"
-        return None
+        return self._reason(path, 0)
+
+    def reach_reason(self, path: Path) -> str | None:
+        """Why the server may not read or edit `path` on its own (edit agent, Generate tests).
+
+        `blocked_reason`, plus version-control metadata and links whose target leaves every
+        workspace root.
+        """
+        return self._reason(path, 1)
 
     def gitignored(self, path: Path) -> bool:
         path = Path(os.path.abspath(path))
@@ -252,6 +321,8 @@ class PrivacyGuard:
         parts = _under(path, root)
         if not parts:
             return False
+        if any(part in VCS_DIR_NAMES for part in parts):
+            return True
         return self._devstral[root].matches(parts, True) or self._git[root].matches(parts, True)
 
     def excluded_reason(self, path: Path) -> str | None:
@@ -259,9 +330,7 @@ class PrivacyGuard:
         memo = self._excluded
         if path in memo:
             return memo[path]
-        reason = self.blocked_reason(path)
-        if not reason and self.gitignored(path):
-            reason = f"ignored by {GITIGNORE_FILE}"
+        reason = self._reason(path, 2)
         if len(memo) >= 4096:
             memo.clear()
         memo[path] = reason

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..fs_limits import read_regular, walk_files
 from .privacy import PrivacyGuard
 
 if TYPE_CHECKING:
@@ -735,12 +736,10 @@ class SymbolIndex:
         mtime = 0.0
         if text is None:
             try:
-                st = path.stat()
-                if st.st_size > self.max_file_bytes:
-                    self.remove(path)
-                    return None
-                mtime = st.st_mtime
-                data: str | bytes = path.read_bytes()
+                # Regular files only, bounded: a `dev.py` linked to /dev/stdin or /dev/zero,
+                # or a FIFO, is skipped instead of hanging or flooding the indexer.
+                data: str | bytes = read_regular(path, self.max_file_bytes)
+                mtime = path.stat().st_mtime
             except OSError:
                 self.remove(path)
                 return None
@@ -760,24 +759,23 @@ class SymbolIndex:
 
     # -- background build
     def iter_files(self, roots: Sequence[Path], cancel: threading.Event) -> Iterator[Path]:
-        """Indexable files under `roots`, pruning VCS/dependency/venv and ignored folders."""
+        """Indexable files under `roots`, pruning VCS/dependency/venv and ignored folders.
+
+        Bounded like every workspace walk (`fs_limits.walk_files`: depth, files, folders, no
+        directory links), so a 300-level folder chain cannot keep the indexer busy for minutes.
+        """
+
+        def prune(sub: Path, name: str) -> bool:
+            if name in SKIP_DIRS or (name.startswith(".") and name != ".github"):
+                return True
+            return (sub / "pyvenv.cfg").exists() or self.guard.dir_excluded(sub)
+
+        def keep(_path: Path, name: str) -> bool:
+            return os.path.splitext(name)[1].lower() in EXTENSIONS
+
         for root in roots:
-            for dirpath, dirnames, filenames in os.walk(root):
-                if cancel.is_set():
-                    return
-                here = Path(dirpath)
-                keep = []
-                for d in dirnames:
-                    if d in SKIP_DIRS or (d.startswith(".") and d not in (".github",)):
-                        continue
-                    sub = here / d
-                    if (sub / "pyvenv.cfg").exists() or self.guard.dir_excluded(sub):
-                        continue
-                    keep.append(d)
-                dirnames[:] = sorted(keep)
-                for name in sorted(filenames):
-                    if os.path.splitext(name)[1].lower() in EXTENSIONS:
-                        yield here / name
+            yield from walk_files(root, prune=prune, keep_file=keep, cancel=cancel,
+                                  max_files=max(self.max_files * 4, 1000))
 
     def build(
         self,

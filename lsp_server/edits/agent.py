@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from ..model.errors import BackendError
 from .overlay import FileChange, Overlay
 from .paths import PathRefused
-from .tools import FINISH, SEARCH, ToolBox, describe_call, parse_arguments, tool_schemas
+from .tools import FINISH, ToolBox, TurnOutput, describe_call, parse_arguments, tool_schemas
 
 if TYPE_CHECKING:
     from ..model.client import ModelClient
@@ -211,7 +211,7 @@ async def run_edit_agent(
     result's `stop_reason` says which one.
     """
     limits = limits or AgentLimits()
-    toolbox = ToolBox(overlay, vault)
+    toolbox = ToolBox(overlay, vault, deadline=time.monotonic() + limits.wall_clock_s)
     if vault is not None:
         context_note = vault.hide(context_note)
     tools = tool_schemas(allow_create=overlay.allow_create)
@@ -287,6 +287,7 @@ async def run_edit_agent(
                 }
                 answers: list[dict[str, Any]] = []
                 finished = False
+                turn_output = TurnOutput()
                 for index, call in enumerate(calls):
                     call_id = ids.assign(call.id, turns, index)
                     assistant["tool_calls"].append(
@@ -303,15 +304,13 @@ async def run_edit_agent(
                         step(describe_call(call.name, parse_arguments(call.arguments)))
                     except ValueError:
                         step(describe_call(call.name, {}))
-                    if call.name == SEARCH:
-                        # The only slow tool (it may scan the tree): keep the event loop free.
-                        # It is read-only, so a timeout or cancel that leaves the thread
-                        # finishing in the background cannot change the overlay.
-                        outcome = await asyncio.to_thread(
-                            toolbox.execute, call.name, call.arguments
-                        )
-                    else:
-                        outcome = toolbox.execute(call.name, call.arguments)
+                    # Off the event loop: a `view` of a huge folder or a `search` reads the
+                    # disk. Every tool is bounded (the search by the wall-clock deadline), and
+                    # a run that times out or is cancelled is never applied, so a thread left
+                    # finishing in the background changes nothing the user receives.
+                    outcome = turn_output.take(
+                        await asyncio.to_thread(toolbox.execute, call.name, call.arguments)
+                    )
                     n_calls += 1
                     log.debug("tool %s -> %s", call.name, outcome.content[:200])
                     answers.append(

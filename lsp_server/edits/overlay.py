@@ -14,18 +14,24 @@ reported, so the resulting edit keeps the file's line endings.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..fs_limits import UnreadableFile, is_regular_file, read_regular, walk_files
 from .paths import SKIPPED_DIR_NAMES, PathRefused, WorkspacePaths, _norm
 
 log = logging.getLogger(__name__)
 
 IsAllowed = Callable[[Path], "str | None"]
 """Returns a refusal reason for a path (ignored, secret…), or None when the model may see it."""
+
+
+MAX_LIST_SCAN = 2_000
+"""Directory entries one `view` of a folder looks at (per folder level)."""
 
 
 def allow_all(_path: Path) -> str | None:
@@ -93,9 +99,15 @@ class Overlay:
         max_file_bytes: int = 1_000_000,
         *,
         allow_create: bool = True,
+        documents_only: bool = False,
     ) -> None:
         self.paths = WorkspacePaths(roots)
         self._open = {_norm(p): tv for p, tv in (open_documents or {}).items()}
+        self.documents_only = documents_only
+        """No workspace folder: `roots` only name the open documents' folders, and the agent
+        may see and edit exactly the open documents (nothing else on disk, no new files)."""
+        if documents_only:
+            allow_create = False
         self._is_allowed = is_allowed or allow_all
         self.max_file_bytes = max_file_bytes
         self.allow_create = allow_create
@@ -106,8 +118,16 @@ class Overlay:
     def resolve(self, model_path: str) -> Path:
         """Model path → real path, refusing escapes and disallowed files (`PathRefused`)."""
         real = self.paths.resolve(model_path)
+        if self.documents_only and real not in self._open and not self._holds_open(real):
+            raise PathRefused(self.documents_only_note(f"The path {model_path} cannot be accessed"))
         self.check_allowed(real, model_path)
         return real
+
+    def documents_only_note(self, head: str = "Note") -> str:
+        """Why only open files are reachable, naming them (for tool results)."""
+        names = ", ".join(sorted(self.display(p) for p in self._open)) or "(none)"
+        return (f"{head}: no workspace folder is open in the editor, so only the files open in "
+                f"the editor can be viewed or edited: {names}.")
 
     def check_allowed(self, real: Path, shown: str | None = None) -> None:
         shown = shown or self.display(real)
@@ -141,11 +161,21 @@ class Overlay:
                 raise PathRefused(self._too_large(shown, len(text.encode("utf-8", "replace"))))
             model_text, crlf = _to_model_text(text)
             f = _File(original=model_text, version=version, crlf=crlf, current=model_text)
-        elif real.is_file():
-            size = real.stat().st_size
-            if size > self.max_file_bytes:
-                raise PathRefused(self._too_large(shown, size))
-            data = real.read_bytes()
+        elif self.documents_only:
+            f = _File(original=None, version=None, current=None)
+            self._files[real] = f
+            return f
+        elif os.path.lexists(real) and not is_regular_file(real):
+            if real.is_dir():
+                raise PathRefused(f"The path {shown} is a directory.")
+            raise PathRefused(f"The path {shown} is not a regular file and cannot be viewed or "
+                              "edited.")
+        elif real.exists():
+            try:
+                data = read_regular(real, self.max_file_bytes)
+            except UnreadableFile as exc:
+                raise PathRefused(f"The file {shown} cannot be viewed or edited: {exc.reason}."
+                                  ) from None
             if b"\x00" in data[:8192]:
                 raise PathRefused(
                     f"The file {shown} appears to be binary and cannot be viewed or edited."
@@ -177,10 +207,12 @@ class Overlay:
         f = self._files.get(real)
         if f is not None:
             return f.current is not None
-        return real in self._open or real.is_file()
+        if self.documents_only:
+            return real in self._open
+        return real in self._open or is_regular_file(real)
 
     def is_dir(self, real: Path) -> bool:
-        if real.is_dir():
+        if real.is_dir() and (not self.documents_only or self._holds_open(real)):
             return True
         prefix = real
         return any(
@@ -207,10 +239,10 @@ class Overlay:
             return f.current
         if real in self._open:
             return _to_model_text(self._open[real][0])[0]
+        if self.documents_only:
+            return None
         try:
-            if real.stat().st_size > self.max_file_bytes:
-                return None
-            data = real.read_bytes()
+            data = read_regular(real, self.max_file_bytes)
         except OSError:
             return None
         if b"\x00" in data[:8192]:
@@ -283,7 +315,12 @@ class Overlay:
 
     # ---- listing -----------------------------------------------------------------------------
 
+    def _holds_open(self, directory: Path) -> bool:
+        return any(directory == p or directory in p.parents for p in self._open)
+
     def _visible(self, path: Path) -> bool:
+        if self.documents_only and not self._holds_open(path):
+            return False
         if path.name in SKIPPED_DIR_NAMES and (path.is_dir() or not path.exists()):
             return False
         try:
@@ -304,13 +341,18 @@ class Overlay:
         def walk(d: Path, level: int) -> None:
             nonlocal hidden
             try:
-                children = list(os.scandir(d))
+                with os.scandir(d) as it:
+                    # A folder with a million entries must not stall the agent: look at a
+                    # bounded number (the view shows at most a few hundred anyway).
+                    children = list(itertools.islice(it, MAX_LIST_SCAN))
             except OSError:
                 children = []
             for ch in children:
+                if len(entries) >= MAX_LIST_SCAN:
+                    return
                 p = Path(ch.path)
                 if ch.name.startswith("."):
-                    if level == 1:
+                    if level == 1 and not self.documents_only:
                         hidden += 1
                     continue
                 if not self._visible(p):
@@ -344,26 +386,20 @@ class Overlay:
             yield real
             return
         seen: set[Path] = set()
-        count = 0
-        for dirpath, dirnames, filenames in os.walk(real):
-            d = Path(dirpath)
-            dirnames[:] = sorted(
-                n
-                for n in dirnames
-                if not n.startswith(".") and n not in SKIPPED_DIR_NAMES and self._visible(d / n)
-            )
-            for name in sorted(filenames):
-                p = d / name
+        if not self.documents_only:
+
+            def prune(sub: Path, name: str) -> bool:
+                return name.startswith(".") or name in SKIPPED_DIR_NAMES or not self._visible(sub)
+
+            def keep(p: Path, name: str) -> bool:
                 if name.startswith(".") or not self._visible(p):
-                    continue
+                    return False
                 f = self._files.get(p)
-                if f is not None and f.current is None:
-                    continue
+                return f is None or f.current is not None
+
+            for p in walk_files(real, prune=prune, keep_file=keep, max_files=max_files):
                 seen.add(p)
                 yield p
-                count += 1
-                if count >= max_files:
-                    return
         extra = sorted(
             p
             for p in [*self._open, *(q for q, f in self._files.items() if f.current is not None)]

@@ -7,8 +7,9 @@ user's real home directory out of the prompt. With one workspace folder that fol
 
 Every path the model sends goes through `WorkspacePaths.resolve`, which is the single place that
 refuses escapes: `..` leading out, absolute paths elsewhere, symlinks whose target lies outside
-every root, and the insides of `.git`. The refusal messages are written for the model (it reads
-them as tool errors and corrects itself).
+every root, and the insides of `.git` (as named or as a link's target). The secret and ignore
+rules are the `PrivacyGuard`'s, applied on top by the overlay. The refusal messages are written
+for the model (it reads them as tool errors and corrects itself).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..context.privacy import VCS_DIR_NAMES
 
 WORKSPACE = "/workspace"
 
@@ -42,7 +45,7 @@ SKIPPED_DIR_NAMES = frozenset(
 )
 
 #: Of the above, the ones that must never be *edited* even when named explicitly.
-_FORBIDDEN_DIR_NAMES = frozenset({".git", ".hg", ".svn"})
+_FORBIDDEN_DIR_NAMES = VCS_DIR_NAMES
 
 
 class PathRefused(Exception):
@@ -109,6 +112,7 @@ class WorkspacePaths:
         ]
         # Longest real path first so nested roots map to the most specific one.
         self._by_real = sorted(self.roots, key=lambda r: len(r.path.parts), reverse=True)
+        self._by_resolved = sorted(self.roots, key=lambda r: len(r.resolved.parts), reverse=True)
 
     @property
     def multi_root(self) -> bool:
@@ -152,7 +156,6 @@ class WorkspacePaths:
                 f"{self._roots_hint()} can be viewed or edited."
             )
         self._check_forbidden(real, raw)
-        self._check_symlinks(real, raw)
         return real
 
     def is_virtual_root(self, model_path: str) -> bool:
@@ -206,25 +209,27 @@ class WorkspacePaths:
         return None
 
     def _check_forbidden(self, real: Path, raw: str) -> None:
+        """Refuse VCS metadata and links out of the workspace, deciding on the resolved target.
+
+        Symlinks are resolved once, here (`os.path.realpath` resolves as far as the path
+        exists, so a new file below a linked directory is judged by that directory's target):
+        a link to `.git/hooks` is `.git/hooks`, a link out of the workspace is outside.
+        """
         root = self.root_of(real)
         if root is None:  # pragma: no cover - resolve() only calls with contained paths
             raise PathRefused(f"The path {raw} is outside the workspace.")
-        rel_parts = real.relative_to(root.path).parts
-        if any(part in _FORBIDDEN_DIR_NAMES for part in rel_parts):
-            raise PathRefused(
-                f"The path {raw} is inside version-control metadata, which cannot be viewed or "
-                "edited."
-            )
-
-    def _check_symlinks(self, real: Path, raw: str) -> None:
-        """Refuse a path whose symlink-resolved form leaves every root.
-
-        `os.path.realpath` resolves as far as the path exists, so a new file below a symlinked
-        directory is checked through that directory's target too.
-        """
         target = Path(os.path.realpath(real))
-        if not any(_is_within(target, r.resolved) for r in self.roots):
+        target_root = next((r for r in self._by_resolved if _is_within(target, r.resolved)),
+                           None)
+        if target_root is None:
             raise PathRefused(
                 f"The path {raw} is a symbolic link (or lies below one) that points outside the "
                 "workspace; it cannot be viewed or edited."
+            )
+        parts = (*real.relative_to(root.path).parts,
+                 *target.relative_to(target_root.resolved).parts)
+        if any(part in _FORBIDDEN_DIR_NAMES for part in parts):
+            raise PathRefused(
+                f"The path {raw} is inside version-control metadata, which cannot be viewed or "
+                "edited."
             )

@@ -39,6 +39,10 @@ MAX_DIR_ENTRIES = 300
 MAX_SEARCH_MATCHES = 100
 MAX_SEARCH_LINE_CHARS = 200
 SEARCH_TIME_BUDGET_S = 5.0
+MAX_PATTERN_CHARS = 1_000
+MAX_TURN_OUTPUT_CHARS = 60_000
+"""Total tool-result characters per model turn (~15k tokens): several `view`s of large files
+or folders in one reply must not blow up the prompt or the server's memory."""
 
 CLIPPED_NOTICE = (
     "<response clipped><NOTE>To save on context only part of this file has been shown to you. "
@@ -340,9 +344,12 @@ def describe_call(name: str, args: dict[str, Any]) -> str:
 class ToolBox:
     """Executes tool calls against one overlay. Synchronous and pure-memory (disk reads only)."""
 
-    def __init__(self, overlay: Overlay, vault: SecretVault | None = None) -> None:
+    def __init__(self, overlay: Overlay, vault: SecretVault | None = None,
+                 deadline: float | None = None) -> None:
         self.overlay = overlay
         self.vault = vault
+        self.deadline = deadline
+        """`time.monotonic()` value of the agent's wall-clock limit: slow tools stop there."""
 
     def execute(self, name: str, raw_arguments: str | dict[str, Any] | None) -> ToolOutcome:
         """Run one tool call; never raises for model mistakes (they become `ERROR:` texts).
@@ -477,6 +484,8 @@ class ToolBox:
             )
             if hidden:
                 msg += f"\n\n{hidden} hidden files/directories in this directory are excluded."
+            if ov.documents_only:
+                msg += "\n\n" + ov.documents_only_note()
             return ToolOutcome(content=msg)
         text = ov.read(real)
         if view_range is None or view_range == []:
@@ -611,16 +620,32 @@ class ToolBox:
 
     # ---- search ------------------------------------------------------------------------------
 
+    def _search_deadline(self) -> float:
+        budget = time.monotonic() + SEARCH_TIME_BUDGET_S
+        return budget if self.deadline is None else min(budget, self.deadline)
+
     def _search(self, args: dict[str, Any]) -> ToolOutcome:
+        """`grep -rn` over the overlay, bounded in time whatever the pattern or the tree.
+
+        Patterns run on the `regex` engine with a timeout (Python's `re` has none, and holds
+        the GIL: `(a+)+$` on a line of 40 `a`s would freeze the whole server for minutes),
+        against one deadline for the whole search: `SEARCH_TIME_BUDGET_S` or the agent's
+        wall-clock limit, whichever comes first. The walk is bounded too (`iter_files`).
+        """
+        import regex
+
         pattern = args.get("pattern")
         if not isinstance(pattern, str) or pattern == "":
             return _error("Parameter `pattern` is required for the search tool.")
-        flags = re.IGNORECASE if _as_bool(args.get("ignore_case", False)) else 0
+        if len(pattern) > MAX_PATTERN_CHARS:
+            return _error(f"The pattern is too long ({len(pattern)} characters; the limit is "
+                          f"{MAX_PATTERN_CHARS}).")
+        flags = regex.IGNORECASE if _as_bool(args.get("ignore_case", False)) else 0
         try:
-            rx = re.compile(
-                pattern if _as_bool(args.get("regex", False)) else re.escape(pattern), flags
+            rx = regex.compile(
+                pattern if _as_bool(args.get("regex", False)) else regex.escape(pattern), flags
             )
-        except re.error as exc:
+        except (regex.error, OverflowError, RecursionError) as exc:
             return _error(f"Invalid regular expression `{pattern}`: {exc}.")
         raw_path = str(args.get("path") or WORKSPACE)
         targets: list[Path]
@@ -635,35 +660,43 @@ class ToolBox:
             targets = [real]
         include = args.get("include")
         include = str(include) if include else None
-        deadline = time.monotonic() + SEARCH_TIME_BUDGET_S
+        deadline = self._search_deadline()
+
+        def found(text: str) -> bool:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            # concurrent=True releases the GIL while matching: the event loop keeps running.
+            return rx.search(text, timeout=left, concurrent=True) is not None
+
         matches: list[str] = []
         more = False
         timed_out = False
-        for p in (p for t in targets for p in self.overlay.iter_files(t)):
-            if include and not (
-                fnmatch.fnmatch(p.name, include)
-                or fnmatch.fnmatch(self.overlay.display(p), include)
-            ):
-                continue
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
-            text = self.overlay.peek(p)
-            if not text:
-                continue
-            if not rx.search(text):
-                continue
-            display = self.overlay.display(p)
-            for lineno, line in enumerate(text.split("\n"), 1):
-                if rx.search(line[:2000]):
-                    if len(matches) >= MAX_SEARCH_MATCHES:
-                        more = True
-                        break
-                    if len(line) > MAX_SEARCH_LINE_CHARS:
-                        line = line[:MAX_SEARCH_LINE_CHARS] + "…"
-                    matches.append(f"{display}:{lineno}:{line}")
-            if more:
-                break
+        try:
+            for p in (p for t in targets for p in self.overlay.iter_files(t)):
+                if include and not (
+                    fnmatch.fnmatch(p.name, include)
+                    or fnmatch.fnmatch(self.overlay.display(p), include)
+                ):
+                    continue
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+                text = self.overlay.peek(p)
+                if not text or not found(text):
+                    continue
+                display = self.overlay.display(p)
+                for lineno, line in enumerate(text.split("\n"), 1):
+                    if found(line[:2000]):
+                        if len(matches) >= MAX_SEARCH_MATCHES:
+                            more = True
+                            break
+                        if len(line) > MAX_SEARCH_LINE_CHARS:
+                            line = line[:MAX_SEARCH_LINE_CHARS] + "…"
+                        matches.append(f"{display}:{lineno}:{line}")
+                if more:
+                    break
+        except TimeoutError:
+            timed_out = True
         if not matches:
             suffix = " (the search stopped early: time limit)" if timed_out else ""
             return ToolOutcome(content=f"No matches found for `{pattern}` in {shown}{suffix}.")
@@ -677,3 +710,30 @@ class ToolBox:
         elif timed_out:
             tail = "\n[The search stopped early (time limit); narrow it with `path` or `include`.]"
         return ToolOutcome(content=head + "\n".join(matches) + tail)
+
+
+class TurnOutput:
+    """Caps the total tool output of one model turn (many `view`s in one reply add up).
+
+    Each result is passed through `take`; once the turn's budget is spent, further results
+    are replaced by an error telling the model to ask for less at a time.
+    """
+
+    def __init__(self, limit: int = MAX_TURN_OUTPUT_CHARS) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, outcome: ToolOutcome) -> ToolOutcome:
+        size = len(outcome.content)
+        if self.used + size <= self.limit or outcome.finished:
+            self.used += size
+            return outcome
+        left = max(0, self.limit - self.used)
+        self.used = self.limit
+        if left >= 2000:
+            outcome.content = outcome.content[:left] + CLIPPED_NOTICE
+            return outcome
+        return _error(
+            f"Not run: the tool results of this turn already reached {self.limit} characters. "
+            "Make fewer or narrower calls per turn (use `view_range`, `search` with `path`)."
+        )

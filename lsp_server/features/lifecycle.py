@@ -45,6 +45,9 @@ def register(server: DevstralServer) -> None:
         if opts is not None and not isinstance(opts, dict):
             ls._pending_problems.append("initializationOptions must be an object; ignored")
         ls.roots = _roots(params)
+        from .process import watch_parent
+
+        ls.parent_watch = watch_parent(ls, params.process_id)
         ls.load_project_config()
         ls.client_has_inline = _client_has_inline(params.capabilities)
         ls.apply_settings(announce=False)
