@@ -14,7 +14,11 @@ Shape, by client capability (`workspace.workspaceEdit`):
   the `CreateFile` is annotated) pointing at one annotation with `needs_confirmation=True`, which
   makes VS Code show its refactor preview instead of applying silently.
 * **neither** — `changes` (uri → `TextEdit`s). It has no versions, so the server must check
-  `Overlay.stale()` right before sending it.
+  the files right before sending it.
+
+Whatever the shape, `revalidate` runs right before `workspace/applyEdit`: every edited file is
+compared with what it held when it was read, so an edit never lands on text it was not computed
+for (a file that was not open has no version for the editor to check).
 
 New files when the client cannot create them (no `"create"` in `resourceOperations`, or the
 `changes` fallback, which cannot express creation): they are **left out** and reported in
@@ -27,8 +31,9 @@ the model puts new code into existing files and nothing is skipped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lsprotocol import types as lsp
@@ -177,6 +182,75 @@ def build_workspace_edit(
     else:
         edit = lsp.WorkspaceEdit(changes=plain_changes)
     return BuiltEdit(edit=edit, files=files, skipped=skipped, message=message)
+
+
+STALE_MESSAGE = (
+    "Devstral: the edit was not applied because {names} changed since Devstral read "
+    "{them}; run it again."
+)
+
+
+def revalidate(
+    changes: Iterable[FileChange],
+    open_documents: Mapping[Path, tuple[str, int]],
+    *,
+    max_file_bytes: int = 4_000_000,
+) -> tuple[list[FileChange], list[Path]]:
+    """Check every change against what its file holds *now*, right before sending the edit.
+
+    Each `FileChange.old` is what the file looked like when it was read (an open buffer with
+    its version, or the disk). Returns the changes to send and the paths that moved on:
+
+    * read from an open buffer: stale unless the buffer still has that version (or, once
+      closed, the disk holds the same text);
+    * read from disk: stale unless the file - in the buffer the user may have opened since,
+      else on disk - still holds exactly that text; a file opened since gets the buffer's
+      version, so the editor itself refuses the edit if the user types before it lands;
+    * a new file: stale if something exists there now.
+
+    The edits were computed for the old text, so a stale file is never patched: the caller
+    refuses the whole edit with `STALE_MESSAGE` (half a multi-file change is worse than none).
+    """
+    from ..fs_limits import read_regular
+
+    def disk(path: Path) -> str | None:
+        try:
+            return read_regular(path, max_file_bytes).decode("utf-8").removeprefix("\ufeff")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            return "\x00unreadable"  # never equal to a text we computed an edit for
+
+    fresh: list[FileChange] = []
+    stale: list[Path] = []
+    for ch in changes:
+        now = open_documents.get(ch.path)
+        if ch.old is None:
+            if now is not None or os.path.lexists(ch.path):
+                stale.append(ch.path)
+            else:
+                fresh.append(ch)
+            continue
+        if now is not None:
+            text, version = now
+            if ch.version is not None and version == ch.version:
+                fresh.append(ch)
+            elif text.removeprefix("\ufeff") == ch.old:
+                fresh.append(replace(ch, version=version))
+            else:
+                stale.append(ch.path)
+            continue
+        if disk(ch.path) == ch.old:
+            fresh.append(replace(ch, version=None))
+        else:
+            stale.append(ch.path)
+    return fresh, stale
+
+
+def stale_message(stale: Iterable[Path]) -> str:
+    paths = list(stale)
+    names = ", ".join(p.name for p in paths)
+    return STALE_MESSAGE.format(names=names, them="it" if len(paths) == 1 else "them")
 
 
 def client_can_create_files(caps: EditCapabilities) -> bool:
