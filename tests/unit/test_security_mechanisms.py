@@ -235,7 +235,8 @@ def test_revalidate_refuses_files_changed_since_they_were_read(tmp_path: Path) -
     # Now the user changes things before the edit is sent.
     disk.write_text("a = 1\nextra = 0\n")
     new.write_text("created meanwhile\n")
-    fresh, stale = revalidate(changes, {opened: ("b = 1  # typed\n", 8), buf: ("c = 1\nd = 0\n", 5)})
+    now = {opened: ("b = 1  # typed\n", 8), buf: ("c = 1\nd = 0\n", 5)}
+    fresh, stale = revalidate(changes, now)
     assert fresh == [] and sorted(stale) == sorted([disk, opened, buf, new])
 
 
