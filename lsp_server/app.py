@@ -12,6 +12,7 @@ def create_server() -> DevstralServer:
         edit_workspace,
         folders,
         lifecycle,
+        next_edit,
         process,
         stats,
         sync,
@@ -19,6 +20,6 @@ def create_server() -> DevstralServer:
 
     server = DevstralServer()
     for feature in (lifecycle, process, folders, sync, completion, stats, actions,
-                    edit_workspace):
+                    edit_workspace, next_edit):
         feature.register(server)
     return server

@@ -62,6 +62,9 @@ class Settings:
     edit_max_turns: int = 20
     edit_timeout_ms: int = 180000
     edit_max_tokens: int = 300000
+    next_edit: Literal["auto", "onPause", "invoked", "off"] = "auto"
+    """Next-edit suggestions: onPause (asked for when you pause after an edit), invoked (only
+    on request) or off; auto = onPause for a local (loopback) endpoint, invoked otherwise."""
 
 
 _BOUNDS: dict[str, tuple[float, float]] = {

@@ -78,6 +78,17 @@ def region_diff(label: str, before: str, after: str, context: int = 2, max_lines
     return "\n".join(out) + "\n"
 
 
+@dataclass(frozen=True)
+class LatestEdit:
+    """A burst's text before and after; `pending` while it is still being typed (then it is
+    not among `hunks()` yet)."""
+
+    label: str
+    before: str
+    after: str
+    pending: bool
+
+
 class EditHistory:
     """Per-document bursts of edits, committed into a bounded list of diffs."""
 
@@ -97,6 +108,7 @@ class EditHistory:
         self._clock = clock
         self._texts: dict[str, str] = {}
         self._bursts: dict[str, _Burst] = {}
+        self._last_pair: dict[str, tuple[str, str]] = {}
         self._hunks: deque[Hunk] = deque(maxlen=max_hunks)
         self._lock = threading.Lock()
 
@@ -110,12 +122,14 @@ class EditHistory:
             if burst is not None:
                 self._commit(uri, burst)
             self._texts.pop(uri, None)
+            self._last_pair.pop(uri, None)
 
     def forget(self, uri: str) -> None:
         """Drop everything about `uri` (e.g. it became ignored)."""
         with self._lock:
             self._texts.pop(uri, None)
             self._bursts.pop(uri, None)
+            self._last_pair.pop(uri, None)
             kept = [h for h in self._hunks if h.uri != uri]
             self._hunks.clear()
             self._hunks.extend(kept)
@@ -144,6 +158,7 @@ class EditHistory:
 
     def _commit(self, uri: str, burst: _Burst) -> None:
         self._bursts.pop(uri, None)
+        self._last_pair[uri] = (burst.base, burst.last)
         diff = region_diff(burst.label, burst.base, burst.last, max_lines=self.max_diff_lines)
         if diff:
             self._hunks.append(Hunk(uri, burst.label, diff, burst.updated))
@@ -159,3 +174,18 @@ class EditHistory:
                 if now - burst.updated > self.gap_seconds:
                     self._commit(uri, burst)
             return list(self._hunks)
+
+    def latest(self, uri: str) -> LatestEdit | None:
+        """`uri`'s latest burst of edits, in progress or committed.
+
+        Next-edit suggestions need the edit the user is making right now, which `hunks()`
+        leaves out (a completion prompt shows it around the cursor).
+        """
+        with self._lock:
+            burst = self._bursts.get(uri)
+            if burst is not None:
+                return LatestEdit(burst.label, burst.base, burst.last, pending=True)
+            pair = self._last_pair.get(uri)
+            if pair is None or self._texts.get(uri) != pair[1]:
+                return None  # later edits went elsewhere: that burst's offsets are stale
+            return LatestEdit("", pair[0], pair[1], pending=False)

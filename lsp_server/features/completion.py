@@ -189,6 +189,10 @@ def register(server: DevstralServer) -> None:
         ls: DevstralServer, params: types.InlineCompletionParams
     ) -> types.InlineCompletionList | None:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        from .next_edit import insert_at_cursor  # a next-edit suggestion that only inserts here
+
+        if (item := insert_at_cursor(ls, params.text_document.uri, params.position)) is not None:
+            return types.InlineCompletionList(items=[item])
         found = await _suggest(ls, params.text_document.uri, params.position, invoked)
         if found is None:
             return types.InlineCompletionList(items=[])

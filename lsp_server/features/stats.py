@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from ..server import DevstralServer
+from .next_edit import engine_of
 
 STATS_METHOD = "devstral/stats"
 DEBUG_MEMORY_METHOD = "devstral/debugMemory"
@@ -37,6 +38,7 @@ def register(server: DevstralServer) -> None:
             "indexReady": ls.context.engine.wait_until_indexed(0),
             "asyncioTasks": len(asyncio.all_tasks()),
             "pendingFutures": len(ls.protocol._request_futures),
+            "nextEdit": engine_of(ls).stats.as_dict(),
         }
 
     if os.environ.get("DEVSTRAL_DEBUG_MEMORY") == "1":

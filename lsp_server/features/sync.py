@@ -8,6 +8,7 @@ from lsprotocol import types
 
 from ..config import PROJECT_FILE
 from ..server import DevstralServer
+from . import next_edit
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def register(server: DevstralServer) -> None:
                 deletion = False
         ls.documents.change(uri, changes, params.text_document.version, ls.encoding)
         ls.pipeline.note_edit(uri, deletion=deletion and bool(changes))
+        next_edit.note_edit(ls, uri)
         ls.context.on_change(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
