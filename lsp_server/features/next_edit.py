@@ -64,7 +64,8 @@ def mode_of(ls: DevstralServer) -> Mode:
 
 
 def _asker(ls: DevstralServer) -> Any:
-    """One non-streamed chat call through the model client (errors become NesBackendError)."""
+    """One non-streamed chat call through the model gateway, accounted as `nextEdit` in the
+    usage meter (errors become NesBackendError)."""
     from ..model.client import BackendError
 
     settings = ls.settings
@@ -73,22 +74,16 @@ def _asker(ls: DevstralServer) -> Any:
 
     async def ask(messages: list[dict[str, Any]], max_tokens: int) -> Answer:
         try:
-            response = await ls.model_client().chat(
-                messages=messages, timeout_s=timeout_s, max_tokens=max_tokens, temperature=0.0)
+            reply = await ls.model_client().chat(
+                messages=messages, timeout_s=timeout_s, max_tokens=max_tokens,
+                temperature=0.0, feature="nextEdit")
         except BackendError as exc:
             raise NesBackendError(exc.message, exc.retry_after) from exc
-        choices = getattr(response, "choices", None) or []
-        if not choices:
+        if reply.empty:
             raise NesBackendError("the model returned no choices")
-        content = choices[0].message.content
-        usage = getattr(response, "usage", None)
-        details = getattr(usage, "prompt_tokens_details", None)
-        return Answer(
-            text=content if isinstance(content, str) else "",
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cached_tokens=int(getattr(details, "cached_tokens", 0) or 0),
-        )
+        return Answer(text=reply.content, prompt_tokens=reply.usage.prompt_tokens,
+                      completion_tokens=reply.usage.completion_tokens,
+                      cached_tokens=reply.usage.cached_tokens)
 
     return ask
 
