@@ -14,7 +14,7 @@ import os
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -413,7 +413,9 @@ class ContextEngine:
         # exact cost) keeps the definitions, the top of the prompt, the same while typing.
         room = allowance - (allowance // 4 if recent else 0)
         examined = 0
-        for d, score, primary in self._definitions(path, text, offset, language_id, visible):
+        defs = (definitions_near(self.index, path, text, offset, language_id, visible)
+                if self.enable_index else iter(()))
+        for d, score, primary in defs:
             examined += 1
             if examined > 4 * self.max_definitions or len(taken) >= self.max_definitions:
                 break
@@ -546,16 +548,3 @@ class ContextEngine:
             if len(out) >= self.max_similar:
                 break
         return out
-
-    def _definitions(
-        self,
-        path: Path | None,
-        text: str,
-        offset: int,
-        language_id: str,
-        visible: tuple[int, int] = (0, -1),
-    ) -> Iterator[tuple[Definition, float, bool]]:
-        """Definitions of names near the cursor, best first (`names.definitions_near`)."""
-        if not self.enable_index:
-            return iter(())
-        return definitions_near(self.index, path, text, offset, language_id, visible)
