@@ -172,7 +172,8 @@ class DevstralServer(LanguageServer):
         self.offer_completion_items = True
         self._model: Any = None
         self._closing: Any = None
-        self.warming: Any = None
+        self.warming: asyncio.Future[None] | None = None
+        """Loading what the first completion needs (`start_warm_up`); done = warm."""
         self._model_endpoint: Endpoint | None = None
         self.user = UserMessages(self)
         from .completion.pipeline import CompletionPipeline
@@ -263,6 +264,28 @@ class DevstralServer(LanguageServer):
             except (OSError, ValueError) as exc:
                 self._pending_problems.append(f"{path}: cannot read ({exc}); ignored")
             return
+
+    def start_warm_up(self) -> None:
+        """Load the model library and the tokenizer on worker threads, once `initialize` was
+        answered: otherwise the first completion pays for both (seconds on a loaded
+        machine), after its context is built but before its deadline starts."""
+        from .context.tokens import get_encoding
+        from .model.client import warm_up
+
+        def load_chat_resources() -> None:
+            # openai builds `client.chat.completions` (and imports its modules) on first
+            # access, which is inside the first completion's deadline otherwise.
+            import openai
+
+            client = openai.AsyncOpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1")
+            client.chat.completions  # noqa: B018
+
+        async def warm() -> None:
+            await asyncio.gather(warm_up(), asyncio.to_thread(get_encoding))
+            await asyncio.to_thread(load_chat_resources)
+
+        if self.warming is None:
+            self.warming = asyncio.ensure_future(warm())
 
     def model_client(self) -> ModelClient:
         """The model gateway for the current endpoint (rebuilt when settings change it)."""

@@ -23,6 +23,8 @@ class BackendHealth:
     clock: Callable[[], float] = time.monotonic
     failures: int = 0
     backoff_until: float = 0.0
+    backoff_s: float = 0.0
+    """Length of the current backoff as decided at the last failure (0 when healthy)."""
     in_outage: bool = False
     notified: bool = False
     last_error: str = ""
@@ -40,6 +42,7 @@ class BackendHealth:
         delay = min(MAX_BACKOFF_S, BASE_BACKOFF_S * 2 ** (self.failures - 1))
         if retry_after is not None:
             delay = min(max(retry_after, 0.0), 300.0)
+        self.backoff_s = delay
         self.backoff_until = self.clock() + delay
         self.last_error = message
         if not self.in_outage:
@@ -55,6 +58,7 @@ class BackendHealth:
         ended = self.in_outage
         self.failures = 0
         self.backoff_until = 0.0
+        self.backoff_s = 0.0
         self.in_outage = False
         self.notified = False
         return ended

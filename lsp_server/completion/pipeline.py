@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -109,13 +109,17 @@ class CompletionPipeline:
         build_context: ContextBuilder,
         user: UserChannel,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`clock` and `sleep` are the time the pipeline lives in (a fake clock in unit tests
+        drives debounce and backoff without waiting)."""
         self._settings = settings
         self._endpoint = endpoint
         self._model = model
         self._build_context = build_context
         self.user = user
         self.clock = clock
+        self.sleep = sleep
         self.health = BackendHealth(clock=clock)
         self.debounce = AdaptiveDebounce(clock=clock)
         self.typed = TypedThroughCache()
@@ -196,7 +200,7 @@ class CompletionPipeline:
             self._cancel_inflight(uri)  # the user moved on: close that stream now
             debounce_s = max(0.0, self.debounce.delay_s(uri) - (self.clock() - started))
             if debounce_s:
-                await asyncio.sleep(debounce_s)
+                await self.sleep(debounce_s)
             if self._seq.get(uri, 0) != seq:
                 self.stats.superseded += 1
                 return None

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -63,9 +62,7 @@ def register(server: DevstralServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DevstralServer, params: types.InitializedParams) -> None:
-        from ..model.client import warm_up
-
-        ls.warming = asyncio.ensure_future(warm_up())
+        ls.start_warm_up()
         try:
             if not await pull_configuration(ls):
                 ls.apply_settings()

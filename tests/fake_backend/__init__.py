@@ -29,7 +29,7 @@ CLI (for editor tests and manual tries)::
     # prints "READY http://127.0.0.1:PORT/v1" and serves until killed
 """
 
-from .replies import Reply, ToolCall, make_tool_call_id
+from .replies import Reply, RetryAfterDate, ToolCall, make_tool_call_id
 from .server import FakeBackend, RecordedRequest, ReplySource
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "ReplySource",
+    "RetryAfterDate",
     "ToolCall",
     "make_tool_call_id",
 ]

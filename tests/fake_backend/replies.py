@@ -53,6 +53,18 @@ def make_tool_call_id() -> str:
     return "".join(_id_rng.choices(_ID_ALPHABET, k=9))
 
 
+@dataclass(frozen=True)
+class RetryAfterDate:
+    """A `Retry-After` HTTP date `seconds` after the moment the reply is sent.
+
+    The date is formatted when the server answers, not when the test builds the reply: a date
+    computed in the test ages by however long the language server takes to start and ask, which
+    on a loaded machine is longer than the wait being tested.
+    """
+
+    seconds: float
+
+
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """One function call the fake model makes.
@@ -93,7 +105,7 @@ class Reply:
     message: str = ""
     error_type: str | None = None
     error_code: str | int | None = None
-    retry_after: float | str | None = None
+    retry_after: float | str | RetryAfterDate | None = None
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
     content_type: str = "application/json"
@@ -190,7 +202,7 @@ class Reply:
         status: int,
         message: str = "fake backend error",
         *,
-        retry_after: float | str | None = None,
+        retry_after: float | str | RetryAfterDate | None = None,
         body: Mapping[str, Any] | bytes | str | None = None,
         error_type: str | None = None,
         code: str | int | None = None,
@@ -199,7 +211,8 @@ class Reply:
     ) -> Reply:
         """An HTTP error with OpenAI's ``{"error": {"message", "type", "code"}}`` body.
 
-        ``retry_after`` becomes a ``Retry-After`` header (seconds or an HTTP date string).
+        ``retry_after`` becomes a ``Retry-After`` header (seconds, an HTTP date string, or a
+        `RetryAfterDate` formatted when the reply is sent).
         ``body`` replaces the JSON body entirely (mapping → JSON, bytes/str → verbatim),
         e.g. to mimic a proxy's HTML error page.  ``delay`` postpones the answer.
         """

@@ -82,12 +82,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from . import wire
 from .http11 import BadRequest, ClientGone, Connection, RequestHead, status_line
-from .replies import Reply
+from .replies import Reply, RetryAfterDate
 
 __all__ = ["FakeBackend", "RecordedRequest", "ReplySource"]
 
@@ -773,9 +774,11 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-def _retry_after_text(value: float | str) -> str:
+def _retry_after_text(value: float | str | RetryAfterDate) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, RetryAfterDate):
+        return formatdate(time.time() + value.seconds, usegmt=True)
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 

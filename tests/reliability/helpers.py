@@ -10,7 +10,8 @@ import json
 import os
 import socket
 import sys
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from tests.e2e.conftest import REPO, lsp_session
 STATS = "devstral/stats"
 
 
-def session(
+@asynccontextmanager
+async def session(
     env: dict[str, str],
     *,
     args: list[str] | None = None,
@@ -30,10 +32,20 @@ def session(
     init_options: dict[str, Any] | None = None,
     configuration: dict[str, Any] | None = None,
     root: Path | None = None,
-) -> AbstractAsyncContextManager[tuple[LanguageClient, types.InitializeResult]]:
-    """`tests.e2e.conftest.lsp_session`, with extra command-line `args`."""
-    return lsp_session(env, args=args, client=client, init_options=init_options,
-                       configuration=configuration, root=root)
+    warm: bool = True,
+) -> AsyncIterator[tuple[LanguageClient, types.InitializeResult]]:
+    """`lsp_session` with extra command-line `args`; with `warm`, entered only once the server
+    loaded its model library (`devstral/stats` `warm`).
+
+    The first model call waits for that import outside its own deadline; a test timing a
+    request against the deadline must not time the server's cold start, which on a loaded
+    machine takes seconds.
+    """
+    async with lsp_session(env, args=args, client=client, init_options=init_options,
+                           configuration=configuration, root=root) as (lsp, result):
+        if warm:
+            await wait_for_stats(lsp, lambda s: bool(s.get("warm")), "the model library loaded")
+        yield lsp, result
 
 
 def server_pid(lsp: LanguageClient) -> int:
@@ -52,6 +64,21 @@ async def stats(lsp: LanguageClient, timeout: float = 5.0) -> dict[str, Any]:
     out = plain(result)
     assert isinstance(out, dict), out
     return out
+
+
+async def wait_for_stats(lsp: LanguageClient, ready: Callable[[dict[str, Any]], bool],
+                         what: str, limit_s: float = 60.0) -> dict[str, Any]:
+    """Poll `devstral/stats` until `ready(stats)`: a readiness poll, not a sleep of a guessed
+    length. `limit_s` only stops a test whose server never gets there."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while True:
+        current = await stats(lsp, timeout=limit_s)
+        if ready(current):
+            return current
+        if loop.time() > deadline:
+            raise AssertionError(f"not {what} within {limit_s:.0f}s: {current}")
+        await asyncio.sleep(0.05)
 
 
 def plain(value: Any) -> Any:
