@@ -12,8 +12,7 @@ from pytest_lsp import LanguageClient
 
 from lsp_server.edits.textdiff import apply_text_edits
 from tests.fake_backend import FakeBackend, Reply
-
-from .conftest import (
+from tests.helpers.lsp import (
     cancel_request,
     change_doc,
     encoding_of,
@@ -406,7 +405,7 @@ async def test_generate_tests_extends_an_open_test_file(fake: FakeBackend, ws: P
 async def test_rewrite_keeps_secrets_in_the_file_but_never_sends_them(
     fake: FakeBackend, ws: Path
 ) -> None:
-    from tests.unit.test_context_privacy import SECRETS
+    from tests.helpers.secrets import SECRETS
 
     key = SECRETS["openai"]
     source = f'client = make_client(api_key="{key}", retries=3)\n'

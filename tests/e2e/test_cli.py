@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from tests.fake_backend import FakeBackend, Reply
-
-from .conftest import REPO, fake_env, server_env
+from tests.helpers.lsp import REPO, fake_env, server_env
 
 EXAMPLE = REPO / "examples" / "fib.py"
 

@@ -9,8 +9,7 @@ import pytest
 from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, Reply
-
-from .conftest import (
+from tests.helpers.lsp import (
     CLIENTS,
     MODEL,
     TEST_KEY,
@@ -178,7 +177,7 @@ async def test_fim_mode_uses_completions_with_suffix(fake: FakeBackend) -> None:
 
 
 async def test_typing_along_a_suggestion_needs_no_new_call(fake: FakeBackend) -> None:
-    from .conftest import change_doc
+    from tests.helpers.lsp import change_doc
 
     fake.enqueue(Reply.text(" + b"))
     async with lsp_session(fake_env(fake), client="vscode-inline") as (lsp, _):
@@ -192,7 +191,7 @@ async def test_typing_along_a_suggestion_needs_no_new_call(fake: FakeBackend) ->
 
 
 async def test_cancel_closes_the_model_stream(fake: FakeBackend) -> None:
-    from .conftest import cancel_request, inline_params, send_cancellable
+    from tests.helpers.lsp import cancel_request, inline_params, send_cancellable
 
     fake.enqueue(Reply.hang())
     async with lsp_session(fake_env(fake), client="vscode-inline") as (lsp, _):

@@ -10,9 +10,8 @@ import pytest
 from pytest_lsp import LanguageClient
 
 from tests.fake_backend import FakeBackend, Reply
-from tests.unit.test_context_privacy import SECRETS
-
-from .conftest import fake_env, inline, lsp_session, open_doc
+from tests.helpers.lsp import fake_env, inline, lsp_session, open_doc
+from tests.helpers.secrets import SECRETS
 
 PRICING = '''"""Prices and discounts."""
 

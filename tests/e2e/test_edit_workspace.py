@@ -10,8 +10,15 @@ import pytest
 from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, Reply
+from tests.helpers.lsp import (
+    cancel_request,
+    encoding_of,
+    fake_env,
+    lsp_session,
+    open_doc,
+    send_cancellable,
+)
 
-from .conftest import cancel_request, encoding_of, fake_env, lsp_session, open_doc, send_cancellable
 from .test_actions import apply_like_client
 
 A_DISK = "def greet(name):\n    return 'hi ' + name\n"

@@ -8,8 +8,7 @@ import time
 from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, Reply
-
-from .conftest import (
+from tests.helpers.lsp import (
     TEST_KEY,
     fake_env,
     inline,

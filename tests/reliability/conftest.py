@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import fake
+from tests.helpers.lsp import fake
 
 __all__ = ["fake"]

@@ -18,7 +18,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import REPO, lsp_session
+from tests.helpers.lsp import REPO, lsp_session
 
 STATS = "devstral/stats"
 

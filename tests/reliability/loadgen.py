@@ -19,8 +19,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from tests.e2e.conftest import MODEL, fake_env, inline_params, open_doc
 from tests.fake_backend import FakeBackend, Reply
+from tests.helpers.lsp import MODEL, fake_env, inline_params, open_doc
 
 from .helpers import backend_sockets, fd_count, rss_kb, server_pid, session, stats
 

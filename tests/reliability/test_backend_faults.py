@@ -17,8 +17,8 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import MODEL, TEST_KEY, fake_env, inline, open_doc, server_env
 from tests.fake_backend import FakeBackend, Reply, RetryAfterDate
+from tests.helpers.lsp import MODEL, TEST_KEY, fake_env, inline, open_doc, server_env
 
 from .helpers import alive, errors, free_port, session, shown, stats, wait_for_stats
 

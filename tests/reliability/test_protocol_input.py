@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import MODEL, encoding_of, fake_env, inline, inline_params, open_doc
 from tests.fake_backend import FakeBackend, Reply
+from tests.helpers.lsp import MODEL, encoding_of, fake_env, inline, inline_params, open_doc
 
 from .helpers import RawServer, alive, errors, init_params, session, stats
 

@@ -24,7 +24,7 @@ from lsp_server.edits.textdiff import apply_text_edits
 from lsp_server.edits.workspace_edit import EditCapabilities, build_workspace_edit
 from lsp_server.model.client import ModelClient
 from tests.fake_backend import FakeBackend, Reply
-from tests.unit.test_edits_tools import snapshot
+from tests.helpers.disk import snapshot
 
 ID_RE = re.compile(r"^[A-Za-z0-9]{9}$")
 A_OPEN = "def foo():\n    return 1\n\n\ndef bar():\n    return foo()\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +18,7 @@ from lsp_server.edits.tools import (
     describe_call,
     tool_schemas,
 )
+from tests.helpers.disk import snapshot
 
 A_PY = "def foo():\n    return 1\n\n\ndef bar():\n    return foo()\n"
 
@@ -36,16 +36,6 @@ def ws(tmp_path: Path) -> Path:
     (root / "node_modules" / "x" / "index.js").write_text("foo()\n")
     (tmp_path / "outside.txt").write_text("nope\n")
     return root
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    """Hash of every file on disk, to prove the tools never write."""
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = Path(dirpath) / f
-            out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
-    return out
 
 
 def make(ws: Path, **kw: object) -> tuple[Overlay, ToolBox]:

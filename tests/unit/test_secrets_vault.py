@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lsp_server.secrets_vault import SecretVault
-from tests.unit.test_context_privacy import SECRET_CORPUS, SECRETS
+from tests.helpers.secrets import SECRET_CORPUS, SECRETS
 
 
 def test_hide_removes_every_seeded_secret_and_reveal_restores_the_text() -> None:
