@@ -16,8 +16,7 @@ import pytest
 from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
-
-from .conftest import (
+from tests.helpers.lsp import (
     CLIENTS,
     apply_edit,
     change_doc,
