@@ -106,6 +106,15 @@ def configure(*, verbose: int = 0, log_file: str | None = None, level: str | Non
         stderr.setFormatter(formatter)
         stderr.addFilter(MaskSecrets())
         logger.addHandler(stderr)
+        # pygls' own warnings in the same format (else Python prints them bare, level-less).
+        pygls_stderr = logging.getLogger("pygls")
+        for handler in list(pygls_stderr.handlers):
+            if getattr(handler, "devstral_stderr", False):
+                pygls_stderr.removeHandler(handler)
+        stderr.devstral_stderr = True  # type: ignore[attr-defined]
+        pygls_stderr.addHandler(stderr)
+        if pygls_stderr.level == logging.NOTSET:
+            pygls_stderr.setLevel(logging.WARNING)
     if log_file:
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(formatter)

@@ -245,11 +245,12 @@ class DevstralServer(LanguageServer):
                 "devstral-lsp settings: " + "; ".join(problems[:3])
                 + (f" (+{len(problems) - 3} more, see the log)" if len(problems) > 3 else "")
             )
-        log.info(
-            "using provider=%s baseUrl=%s model=%s promptMode=%s key=%s",
-            self.endpoint.provider, self.endpoint.base_url, self.endpoint.model,
-            self.endpoint.prompt_mode, self.endpoint.masked_key(),
-        )
+        ep = self.endpoint
+        using = (f"using provider={ep.provider} baseUrl={ep.base_url} model={ep.model} "
+                 f"promptMode={ep.prompt_mode} key={ep.masked_key()}")
+        if using != getattr(self, "_logged_using", None):  # once per change, not per pull
+            self._logged_using = using
+            log.info("%s", using)
         return problems
 
     def load_project_config(self) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import pytest
 
-from tests.fake_backend import FakeBackend, Reply
+from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 
 from .conftest import (
     DOCSTRING_REPLY,
@@ -202,3 +203,93 @@ def test_multiline_completion_item_writes_no_nul(
     assert saved.decode() == MEAN_DONE, describe(run)
     # One model call: the second line came from the typed-through cache.
     assert len(fake.completion_requests) == 1, describe(run)
+# --------------------------------------------------------------------------- issue 15, items 8-13
+
+
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_an_outage_never_blocks_typing_and_the_status_follows_it(
+        series: str, fake: FakeBackend, tmp_path: Path) -> None:
+    flag = tmp_path / "backend-down"
+    flag.write_text("down")
+
+    def backend(rec: RecordedRequest) -> Reply:
+        if flag.exists():
+            return Reply.error(500, "the upstream model server is down")
+        return Reply.text("* 2")
+
+    fake.default = backend
+    run = run_nvim(series, fake, tmp_path, "outage", {"calc.py": ADD}, "calc.py", timeout=120,
+                   DEVSTRAL_TEST_ROW="2", DEVSTRAL_TEST_FLAG=str(flag),
+                   DEVSTRAL_TEST_WATCHDOG_MS="110000")
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    # Item 8: nothing echoed in insert mode (no "Press ENTER"), the typed keys all landed,
+    # and the error was shown once for the whole outage, after leaving insert mode.
+    in_insert = [e for e in res["echoed"] if e["mode"].startswith("i")]
+    assert not in_insert, in_insert
+    assert res["mode_after_typing"].startswith("i") and res["line_typed"].endswith("abc")
+    errors = [e for e in res["echoed"] if e["err"]]
+    assert len(errors) == 1, res["echoed"]
+    assert "\n" not in errors[0]["text"] and "500" in errors[0]["text"], errors
+    # Item 9: the status follows the outage and the recovery.
+    assert res["status_in_outage"].startswith("devstral: error"), res["status_in_outage"]
+    assert res["status_lines_in_outage"][0].startswith("devstral: error")
+    assert res["status_after"] == "devstral: ready", describe(run)
+    assert not any("error" in line for line in res["status_lines_after"]), res["status_lines_after"]
+    # Item 12: the ghost highlight has a terminal colour without 'termguicolors', and italics.
+    assert not res["termguicolors"]
+    assert res["hl"].get("foreground") is not None and res["hl"].get("italic"), res["hl"]
+    # Item 13: :DevstralLog shows each line once, its level once.
+    log = res["log_buffer"]
+    assert not [line for line in log if "] INFO lsp_server" in line or "] ERROR lsp_server" in line]
+    texts = [line.split(" ", 1)[1] for line in log]
+    doubled = [a for a, b in itertools.pairwise(texts) if a == b]
+    assert not doubled, doubled
+    shown = [t for t in texts if "the upstream model server is down" in t and "Devstral:" in t]
+    assert len(shown) == 1, log
+
+
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_rewrite_from_the_menu_asks_with_the_default(
+        series: str, fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = routed("+ b", docstring=DOCSTRING_REPLY)
+    run = run_nvim(series, fake, tmp_path, "menu_rewrite", {"calc.py": ADD}, "calc.py",
+                   DEVSTRAL_TEST_INSTRUCTION="add a docstring")
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert res["prompt"].startswith("Devstral rewrite")
+    assert res["default"] == "Improve clarity without changing behaviour", res
+    text = "\n".join(res["lines"])
+    assert '"""Return the sum of a and b."""' in text, describe(run)
+    assert any("add a docstring" in json.dumps(r.body) for r in fake.completion_requests)
+
+
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_edit_across_files_from_the_menu_asks_and_runs(
+        series: str, fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = Reply.text("Nothing to change.")
+    run = run_nvim(series, fake, tmp_path, "menu_edit_workspace", {"calc.py": ADD}, "calc.py",
+                   DEVSTRAL_TEST_INSTRUCTION="rename add to plus everywhere")
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert res["prompt"].startswith("Devstral edit"), res
+    assert not any("Run it from the editor plugin" in line for line in res["log"]), res["log"]
+    assert any("rename add to plus everywhere" in json.dumps(r.body)
+               for r in fake.completion_requests), describe(run)
+
+
+TESTS_REPLY = ("```python\nfrom calc import add\n\n\n"
+               "def test_add():\n    assert add(1, 2) == 3\n```\n")
+
+
+@pytest.mark.parametrize("series", NVIM_SERIES)
+def test_generate_tests_from_the_menu_shows_the_result(
+        series: str, fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = Reply.text(TESTS_REPLY)
+    run = run_nvim(series, fake, tmp_path, "menu_tests", {"calc.py": ADD}, "calc.py")
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert res["shown_name"].endswith("test_calc.py"), describe(run)
+    assert "def test_add():" in res["shown_lines"], res["shown_lines"]
+    told = [e["text"] for e in res["echoed"] if "test_calc.py" in e["text"]]
+    assert told, res["echoed"]

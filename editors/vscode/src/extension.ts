@@ -6,8 +6,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import * as readline from 'readline';
 import {
   CloseAction,
+  DidChangeConfigurationNotification,
   ErrorAction,
   ExecuteCommandRequest,
   LanguageClient,
@@ -43,13 +45,42 @@ let status: StatusBar | undefined;
 let output: vscode.LogOutputChannel | undefined;
 let secrets: vscode.SecretStorage | undefined;
 
-type Phase = 'starting' | 'ready' | 'working' | 'error' | 'stopped' | 'off';
+type Phase = 'starting' | 'ready' | 'working' | 'error' | 'paused' | 'inactive' | 'stopped' | 'off';
 
+/** `devstral/status` (server -> client), shaped like Copilot's didChangeStatus plus `state`. */
+interface ServerStatus {
+  kind: 'Normal' | 'Warning' | 'Error' | 'Inactive';
+  state: 'ready' | 'busy' | 'error' | 'paused' | 'inactive';
+  message: string;
+  busy: boolean;
+}
+
+interface UsageFigures {
+  requests: number;
+  tokensIn: number;
+  tokensCached: number;
+  tokensOut: number;
+  usd: number;
+  estimated: boolean;
+}
+
+/** `devstral/usage` result. */
+interface Usage {
+  today: UsageFigures;
+  session: UsageFigures;
+  dailyBudgetUsd: number | null;
+  budgetReached: boolean;
+}
+
+/** The status bar item: the phase, a short detail (the error and its fix) and usage figures. */
 class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private inFlight = 0;
   private phase: Phase = 'starting';
   private detail = '';
+  private usage = '';
+  /** Once the server sends `devstral/status`, it alone decides error and recovery. */
+  serverReports = false;
 
   constructor() {
     this.item = vscode.window.createStatusBarItem('devstral.status', vscode.StatusBarAlignment.Right, 100);
@@ -59,9 +90,31 @@ class StatusBar implements vscode.Disposable {
     this.item.show();
   }
 
+  get current(): Phase {
+    return this.phase;
+  }
+
   set(phase: Phase, detail = ''): void {
     this.phase = phase;
     this.detail = detail;
+    this.render();
+  }
+
+  /** Apply the server's `devstral/status`. */
+  fromServer(params: ServerStatus): void {
+    this.serverReports = true;
+    const phases: Record<ServerStatus['state'], Phase> = {
+      ready: 'ready',
+      busy: 'working',
+      error: 'error',
+      paused: 'paused',
+      inactive: 'inactive',
+    };
+    this.set(phases[params.state] ?? 'ready', params.state === 'ready' ? '' : params.message ?? '');
+  }
+
+  setUsage(usage: Usage | undefined): void {
+    this.usage = usage ? describeUsage(usage) : '';
     this.render();
   }
 
@@ -70,42 +123,69 @@ class StatusBar implements vscode.Disposable {
     this.render();
   }
 
-  end(error?: unknown): void {
+  /** A request ended; `answered`: the model produced something (so the backend works). */
+  end(error?: unknown, answered = false): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (error && !isCancellation(error)) {
-      this.set('error', errorMessage(error));
-      return;
-    }
-    if (!error && this.phase === 'error' && this.detail.startsWith('request failed')) {
-      this.phase = 'ready';
+    if (!this.serverReports) {
+      // An older server without devstral/status: infer error and recovery from requests.
+      if (error && !isCancellation(error)) {
+        this.set('error', errorMessage(error));
+        return;
+      }
+      if (answered && this.phase === 'error') {
+        this.phase = 'ready';
+        this.detail = '';
+      }
     }
     this.render();
   }
 
   private render(): void {
-    const busy = this.inFlight > 0 && this.phase !== 'error';
+    const busy = (this.inFlight > 0 && this.phase === 'ready') || this.phase === 'working';
     const icons: Record<Phase, string> = {
       starting: '$(loading~spin)',
       ready: '$(sparkle)',
       working: '$(loading~spin)',
       error: '$(error)',
+      paused: '$(debug-pause)',
+      inactive: '$(circle-slash)',
       stopped: '$(debug-stop)',
       off: '$(circle-slash)',
     };
-    this.item.text = `${busy ? '$(loading~spin)' : icons[this.phase]} Devstral`;
-    const lines = [`Devstral: ${busy ? 'working' : this.phase}`];
+    const shown = busy ? 'working' : this.phase;
+    this.item.text = `${icons[shown]} Devstral`;
+    const lines = [`Devstral: ${shown}`];
     if (this.detail) {
       lines.push(this.detail);
     }
-    lines.push('Click to show the log.');
+    if (this.usage) {
+      lines.push('', this.usage);
+    }
+    lines.push('', 'Click to show the log.');
     this.item.tooltip = lines.join('\n');
+    this.item.accessibilityInformation = { label: `Devstral ${shown}${this.detail ? ': ' + this.detail : ''}` };
     this.item.backgroundColor =
-      this.phase === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+      this.phase === 'error'
+        ? new vscode.ThemeColor('statusBarItem.errorBackground')
+        : this.phase === 'paused'
+          ? new vscode.ThemeColor('statusBarItem.warningBackground')
+          : undefined;
   }
 
   dispose(): void {
     this.item.dispose();
   }
+}
+
+function describeUsage(u: Usage): string {
+  const line = (label: string, f: UsageFigures) =>
+    `${label}: ${f.requests} requests, ${f.tokensIn} tokens in (${f.tokensCached} cached), ` +
+    `${f.tokensOut} out, $${f.usd.toFixed(4)}${f.estimated ? ' (estimated)' : ''}`;
+  const lines = [line('Today', u.today), line('Session', u.session)];
+  if (u.dailyBudgetUsd !== null && u.dailyBudgetUsd !== undefined) {
+    lines.push(`Daily budget: $${u.dailyBudgetUsd.toFixed(2)}${u.budgetReached ? ' (reached: paused)' : ''}`);
+  }
+  return lines.join('\n');
 }
 
 function isCancellation(error: unknown): boolean {
@@ -138,16 +218,38 @@ function findOnPath(name: string): string | undefined {
   return undefined;
 }
 
-/** The server command: devstral.serverPath (machine setting) or devstral-lsp on PATH. */
-function serverCommand(): { command: string; args: string[] } | undefined {
+/** The server command: devstral.serverPath (machine setting) or devstral-lsp on PATH.
+ *
+ * In a remote window (code-server, SSH, WSL, containers) the extension and the server run on
+ * the remote machine, so `serverPath` is read from that machine's settings (Remote settings /
+ * `<user-data-dir>/Machine/settings.json`) and must name a path there. */
+function serverCommand(): { command: string; args: string[] } | { problem: string } {
   const config = vscode.workspace.getConfiguration(SECTION);
   const configured = (config.get<string>('serverPath') ?? '').trim();
   const args = config.get<string[]>('serverArgs') ?? [];
+  const where = vscode.env.remoteName ? ` on the remote machine (${vscode.env.remoteName})` : '';
   if (configured) {
+    try {
+      fs.accessSync(configured, fs.constants.X_OK);
+    } catch {
+      return {
+        problem:
+          `devstral.serverPath is ${configured}, which is not an executable file${where}. ` +
+          'Fix the path (in a remote window: in the Remote / Machine settings).',
+      };
+    }
     return { command: configured, args };
   }
   const found = findOnPath('devstral-lsp');
-  return found ? { command: found, args } : undefined;
+  if (!found) {
+    return {
+      problem:
+        `devstral-lsp was not found on PATH${where}. Install it from a clone ` +
+        '(`pipx install /path/to/devstral-lsp`) or set devstral.serverPath ' +
+        '(in a remote window: in the Remote / Machine settings).',
+    };
+  }
+  return { command: found, args };
 }
 
 /** The server's settings from VS Code's configuration, without empty values. */
@@ -181,25 +283,136 @@ async function serverSettings(): Promise<Record<string, unknown>> {
   return out;
 }
 
+/** The server logs "LEVEL logger: message"; the output channel shows the level itself. */
+const LOG_LINE = /^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ )?(DEBUG|INFO|WARNING|ERROR|CRITICAL) (.*)$/;
+
+function logAtLevel(level: string, text: string): void {
+  switch (level) {
+    case 'DEBUG':
+      output?.debug(text);
+      break;
+    case 'WARNING':
+      output?.warn(text);
+      break;
+    case 'ERROR':
+    case 'CRITICAL':
+      output?.error(text);
+      break;
+    default:
+      output?.info(text);
+  }
+}
+
+/** The server's lines come twice: on stderr and as `window/logMessage` (once connected).
+ * Each text is shown once: a line is dropped when the other source showed it moments ago. */
+const recentLines = new Map<string, { source: 'stderr' | 'lsp'; at: number }>();
+
+function serverLine(source: 'stderr' | 'lsp', level: string, text: string): void {
+  const now = Date.now();
+  for (const [key, seen] of recentLines) {
+    if (now - seen.at > 10000) {
+      recentLines.delete(key);
+    }
+  }
+  const seen = recentLines.get(text);
+  if (seen && seen.source !== source) {
+    recentLines.delete(text);
+    return;
+  }
+  recentLines.set(text, { source, at: now });
+  logAtLevel(level, text);
+}
+
+/** The output channel handed to the language client: `window/logMessage` lines ("INFO
+ * lsp_server.x: …") are shown at their own level, once, without the level repeated. */
+function clientChannel(base: vscode.LogOutputChannel): vscode.LogOutputChannel {
+  const methods = new Set(['trace', 'debug', 'info', 'warn', 'error', 'appendLine']);
+  return new Proxy(base, {
+    get(target, prop) {
+      if (typeof prop === 'string' && methods.has(prop)) {
+        return (message: unknown, ...rest: unknown[]) => {
+          const m = typeof message === 'string' ? LOG_LINE.exec(message) : null;
+          if (m) {
+            serverLine('lsp', m[1], m[2]);
+          } else {
+            (target as unknown as Record<string, (...a: unknown[]) => void>)[prop](message, ...rest);
+          }
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+function showServerMessage(type: MessageType, message: string): void {
+  // Server messages often start with "Devstral:" already.
+  const text = /^devstral\b/i.test(message) ? message : `Devstral: ${message}`;
+  if (type === MessageType.Error) {
+    void vscode.window.showErrorMessage(text, 'Show Log').then((choice) => {
+      if (choice) {
+        output?.show(true);
+      }
+    });
+  } else if (type === MessageType.Warning) {
+    void vscode.window.showWarningMessage(text);
+  } else {
+    void vscode.window.showInformationMessage(text);
+  }
+}
+
+/** Crash restarts: at most MAX_RESTARTS within RESTART_WINDOW_MS, then stay stopped. */
+const MAX_RESTARTS = 4;
+const RESTART_WINDOW_MS = 3 * 60 * 1000;
+let crashes: number[] = [];
+
+let usageTimer: ReturnType<typeof setTimeout> | undefined;
+/** False once the server answered that it has no `devstral/usage` (an older server). */
+let usageSupported = true;
+
+/** Ask for `devstral/usage` shortly after activity (for the status bar tooltip). */
+function refreshUsageSoon(): void {
+  if (usageTimer || !usageSupported) {
+    return;
+  }
+  usageTimer = setTimeout(() => {
+    usageTimer = undefined;
+    const c = client;
+    if (!c || !c.isRunning()) {
+      return;
+    }
+    c.sendRequest<Usage>('devstral/usage', {}).then(
+      (usage) => status?.setUsage(usage),
+      (error: { code?: number }) => {
+        if (error?.code === -32601) {
+          usageSupported = false; // a server without devstral/usage: stop asking
+        }
+        status?.setUsage(undefined);
+      },
+    );
+  }, 500);
+}
+
 async function startClient(context: vscode.ExtensionContext): Promise<void> {
   const cmd = serverCommand();
-  if (!cmd) {
-    status?.set('error', 'devstral-lsp not found');
-    const choice = await vscode.window.showErrorMessage(
-      'Devstral: the `devstral-lsp` server was not found on PATH. Install it with `pip install devstral-lsp` or set `devstral.serverPath`.',
-      'Open Settings',
-    );
+  if ('problem' in cmd) {
+    status?.set('error', cmd.problem);
+    output?.error(cmd.problem);
+    const choice = await vscode.window.showErrorMessage(`Devstral: ${cmd.problem}`, 'Open Settings', 'Show Log');
     if (choice === 'Open Settings') {
       await vscode.commands.executeCommand('workbench.action.openSettings', 'devstral.serverPath');
+    } else if (choice === 'Show Log') {
+      output?.show(true);
     }
     return;
   }
-  output?.info(`starting ${cmd.command} ${cmd.args.join(' ')}`);
+  usageSupported = true;
+  output?.info(`starting ${cmd.command} ${cmd.args.join(' ')}`.trim());
 
   const serverOptions: ServerOptions = {
     command: cmd.command,
     args: cmd.args,
-    transport: TransportKind.stdio,
+    transport: TransportKind.stdio, // vscode-languageclient appends --stdio
     options: { env: process.env },
   };
 
@@ -210,21 +423,48 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       { scheme: 'file' },
       { scheme: 'untitled' },
     ],
-    outputChannel: output,
+    outputChannel: output ? clientChannel(output) : undefined,
     initializationOptions: await serverSettings(),
-    synchronize: { configurationSection: SECTION },
+    stdioOptions: {
+      stdout: (input) => {
+        readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', (line) =>
+          output?.info(line),
+        );
+      },
+      stderr: (input) => {
+        readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on('line', (line) => {
+          const m = LOG_LINE.exec(line);
+          if (m) {
+            serverLine('stderr', m[1], m[2]);
+          } else if (line.trim()) {
+            output?.error(line); // a traceback or an interpreter error: not in the log stream
+          }
+        });
+      },
+    },
     initializationFailedHandler: (error) => {
-      status?.set('error', `initialize failed: ${errorMessage(error)}`);
+      const detail = `the server did not initialize: ${errorMessage(error)}`;
+      status?.set('error', `${detail}. See the log; check devstral.serverPath and devstral.serverArgs.`);
       return false;
     },
     errorHandler: {
       error: (error, _message, count) => {
-        status?.set('error', errorMessage(error));
+        output?.error(`connection: ${errorMessage(error)}`);
         return { action: (count ?? 0) < 3 ? ErrorAction.Continue : ErrorAction.Shutdown };
       },
       closed: () => {
-        status?.set('error', 'the server stopped');
-        return { action: CloseAction.DoNotRestart };
+        const now = Date.now();
+        crashes = crashes.filter((t) => now - t < RESTART_WINDOW_MS);
+        crashes.push(now);
+        if (crashes.length <= MAX_RESTARTS) {
+          output?.warn(`the server stopped; restarting it (${crashes.length} of ${MAX_RESTARTS})`);
+          status?.set('starting', 'the server stopped; restarting');
+          return { action: CloseAction.Restart, handled: true };
+        }
+        const message = `the server stopped ${crashes.length} times in a few minutes; see the log, then run "Devstral: Restart Server"`;
+        output?.error(message);
+        status?.set('error', message);
+        return { action: CloseAction.DoNotRestart, message: `Devstral: ${message}` };
       },
     },
     middleware: {
@@ -235,7 +475,9 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         status?.begin();
         try {
           const result = await next(document, position, ctx, token);
-          status?.end();
+          const items = Array.isArray(result) ? result : result?.items;
+          status?.end(undefined, !!items && items.length > 0);
+          refreshUsageSoon();
           return result;
         } catch (error) {
           status?.end(error);
@@ -243,55 +485,66 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         }
       },
       workspace: {
+        // Only the server's own settings: not inlineCompletions, serverPath, serverArgs, trace.
         configuration: async (params, token, next) => {
           const result = await next(params, token);
           if (!Array.isArray(result)) {
             return result;
           }
           const settings = await serverSettings();
-          return result.map((value, i) =>
-            params.items[i]?.section === SECTION ? { ...(value ?? {}), ...settings } : value,
-          );
+          return result.map((value, i) => (params.items[i]?.section === SECTION ? settings : value));
         },
       },
     },
   };
 
-  client = new LanguageClient('devstral', 'Devstral', serverOptions, clientOptions);
+  const c = new LanguageClient('devstral', 'Devstral', serverOptions, clientOptions);
+  client = c;
+  c.onNotification(ShowMessageNotification.type, (params) => {
+    if (!status?.serverReports && params.type === MessageType.Error) {
+      status?.set('error', params.message);
+    }
+    showServerMessage(params.type, params.message);
+  });
+  c.onNotification('devstral/status', (params: ServerStatus) => {
+    status?.fromServer(params);
+    refreshUsageSoon();
+  });
   context.subscriptions.push(
-    client.onDidChangeState((e) => {
+    c.onDidChangeState((e) => {
+      if (client !== c) {
+        return;
+      }
       if (e.newState === State.Running) {
-        status?.set('ready');
+        if (status?.current === 'starting' || status?.current === 'stopped') {
+          status?.set('ready');
+        }
       } else if (e.newState === State.Starting) {
         status?.set('starting');
-      } else if (e.newState === State.Stopped) {
-        status?.set('stopped');
+      } else if (e.newState === State.Stopped && status?.current !== 'error') {
+        status?.set('stopped', 'the server is not running; run "Devstral: Restart Server"');
       }
     }),
   );
   try {
-    await client.start();
-    // The server reports backend failures with window/showMessage; show them with a way to
-    // the log, and put the status bar into the error state.
-    client.onNotification(ShowMessageNotification.type, (params) => {
-      output?.appendLine(`[message] ${params.message}`);
-      if (params.type === MessageType.Error) {
-        status?.set('error', params.message);
-        void vscode.window.showErrorMessage(`Devstral: ${params.message}`, 'Show Log').then((choice) => {
-          if (choice) {
-            output?.show(true);
-          }
-        });
-      } else if (params.type === MessageType.Warning) {
-        void vscode.window.showWarningMessage(`Devstral: ${params.message}`);
-      } else {
-        void vscode.window.showInformationMessage(`Devstral: ${params.message}`);
+    await c.start();
+    if (c.isRunning() && status?.current === 'starting') {
+      status?.set('ready');
+    }
+    refreshUsageSoon();
+  } catch (error) {
+    const message =
+      `the server failed to start: ${errorMessage(error)}. ` +
+      `Command: ${cmd.command} ${cmd.args.join(' ')}. Check devstral.serverPath / devstral.serverArgs and the log.`;
+    status?.set('error', message);
+    output?.error(message);
+    void vscode.window.showErrorMessage(`Devstral: ${message}`, 'Show Log', 'Open Settings').then(async (choice) => {
+      if (choice === 'Show Log') {
+        output?.show(true);
+      } else if (choice === 'Open Settings') {
+        await vscode.commands.executeCommand('workbench.action.openSettings', 'devstral.serverPath');
       }
     });
-    status?.set('ready');
-  } catch (error) {
-    status?.set('error', errorMessage(error));
-    output?.error(`failed to start the server: ${errorMessage(error)}`);
   }
 }
 
@@ -309,7 +562,7 @@ async function stopClient(): Promise<void> {
 
 async function runServerCommand(command: string, argument: unknown, title: string): Promise<void> {
   if (!client || !client.isRunning()) {
-    void vscode.window.showErrorMessage('Devstral: the server is not running. See the Devstral log.');
+    void vscode.window.showErrorMessage('Devstral: the server is not running. See the Devstral log, or run "Devstral: Restart Server".');
     return;
   }
   const c = client;
@@ -320,15 +573,11 @@ async function runServerCommand(command: string, argument: unknown, title: strin
       (_progress, token) =>
         c.sendRequest(ExecuteCommandRequest.type, { command, arguments: [argument] }, token),
     );
-    status?.end();
+    status?.end(undefined, true);
   } catch (error) {
     status?.end(error);
     if (!isCancellation(error)) {
-      void vscode.window.showErrorMessage(`Devstral: ${errorMessage(error)}`, 'Show Log').then((choice) => {
-        if (choice) {
-          output?.show(true);
-        }
-      });
+      showServerMessage(MessageType.Error, errorMessage(error));
     }
   }
 }
@@ -397,6 +646,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('devstral.editAcrossFiles', editAcrossFiles),
     vscode.commands.registerCommand('devstral.showOutput', () => output?.show(true)),
     vscode.commands.registerCommand('devstral.restartServer', async () => {
+      crashes = [];
       await stopClient();
       await startClient(context);
     }),
@@ -428,6 +678,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (e.affectsConfiguration('devstral.serverPath') || e.affectsConfiguration('devstral.serverArgs')) {
         await stopClient();
         await startClient(context);
+      } else if (e.affectsConfiguration(SECTION) && client?.isRunning()) {
+        // The server pulls its settings (workspace/configuration) when told they changed.
+        await client.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
       }
     }),
   );

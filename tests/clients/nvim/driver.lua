@@ -277,6 +277,198 @@ function scenarios.ghost()
   sleep(50)
 end
 
+-- Records every message Neovim would echo (the calls that can raise "Press ENTER"), with the
+-- mode it came in. vim.notify itself is left alone: the plugin treats a replaced one as a
+-- notifier plugin.
+local echoed = {}
+local function record_echoes()
+  for _, name in ipairs({ 'nvim_err_writeln', 'nvim_err_write', 'nvim_echo', 'nvim_out_write' }) do
+    local real = vim.api[name]
+    vim.api[name] = function(...)
+      local args = { ... }
+      local text = type(args[1]) == 'table' and (args[1][1] or {})[1] or args[1]
+      local err = name:match('err') ~= nil or (type(args[3]) == 'table' and args[3].err == true)
+      table.insert(echoed, { fn = name, mode = api.nvim_get_mode().mode, text = tostring(text), err = err })
+      return real(...)
+    end
+  end
+end
+
+local function log_count(pattern)
+  local n = 0
+  for _, line in ipairs(require('devstral').state.log) do
+    if line:find(pattern, 1, true) then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+local function omni_items(timeout_ms)
+  keys('<C-x><C-o>')
+  local ok = pcall(wait_until, function()
+    return #vim.fn.complete_info({ 'items' }).items > 0
+  end, timeout_ms, 'completion items')
+  return ok
+end
+
+-- Items 8, 9, 12, 13: a failing backend while typing never blocks a key, errors show once per
+-- outage after insert mode, :DevstralStatus follows the outage and the recovery, the ghost
+-- highlight has a cterm colour, :DevstralLog has each line once.
+function scenarios.outage()
+  wait_for_server()
+  step('attached')
+  record_echoes()
+  local devstral = require('devstral')
+  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
+  api.nvim_win_set_cursor(0, { row, 0 })
+  keys('A')
+  wait_until(function()
+    return vim.fn.mode() == 'i'
+  end, 3000, 'insert mode')
+  keys('<C-x><C-o>')
+  wait_until(function()
+    return devstral.state.status == 'error'
+  end, 20000, 'the error state')
+  step('error')
+  result.status_in_outage = devstral.status()
+  keys('abc', 'nt')
+  wait_until(function()
+    return (api.nvim_get_current_line()):find('abc', 1, true)
+  end, 3000, 'the typed keys in the buffer')
+  result.mode_after_typing = api.nvim_get_mode().mode
+  result.line_typed = api.nvim_get_current_line()
+  -- a second failure in the same outage
+  local failures = log_count('completion failed')
+  keys('<C-x><C-o>')
+  wait_until(function()
+    return log_count('completion failed') > failures
+  end, 20000, 'a second failed request')
+  step('second failure')
+  keys('<C-e><Esc>')
+  wait_until(function()
+    return vim.fn.mode() == 'n'
+  end, 3000, 'normal mode')
+  wait_until(function()
+    for _, e in ipairs(echoed) do
+      if e.err then
+        return true
+      end
+    end
+  end, 3000, 'the error shown after insert mode')
+  result.status_lines_in_outage = devstral.show_status()
+  -- the backend recovers
+  os.remove(assert(os.getenv('DEVSTRAL_TEST_FLAG')))
+  local recovered = false
+  for _ = 1, 40 do
+    keys('A')
+    wait_until(function()
+      return vim.fn.mode() == 'i'
+    end, 3000, 'insert mode')
+    recovered = omni_items(2000)
+    keys('<C-e><Esc>')
+    wait_until(function()
+      return vim.fn.mode() == 'n'
+    end, 3000, 'normal mode')
+    if recovered and devstral.state.status == 'ready' then
+      break
+    end
+  end
+  step('recovered')
+  result.status_after = devstral.status()
+  result.status_lines_after = devstral.show_status()
+  result.echoed = echoed
+  result.hl = api.nvim_get_hl_by_name('DevstralGhost', false)
+  result.termguicolors = vim.o.termguicolors
+  local log_buf = devstral.show_log()
+  result.log_buffer = api.nvim_buf_get_lines(log_buf, 0, -1, false)
+end
+
+local function pick_action(want, opts)
+  result.titles = {}
+  local picked = false
+  vim.ui.select = function(items, sopts, on_choice)
+    local choice, index
+    for i, item in ipairs(items) do
+      local action = item.action or item[2] or item
+      local title = action.title or tostring(sopts.format_item and sopts.format_item(item))
+      table.insert(result.titles, title)
+      if not choice and title:find(want, 1, true) then
+        choice, index = item, i
+      end
+    end
+    picked = true
+    on_choice(choice, index)
+  end
+  if opts and opts.range then
+    if vim.fn.has('nvim-0.9') == 1 then
+      vim.lsp.buf.code_action({ range = opts.range })
+    else
+      vim.lsp.buf.range_code_action(nil, opts.range.start, opts.range['end'])
+    end
+  else
+    vim.lsp.buf.code_action()
+  end
+  wait_until(function()
+    return picked
+  end, 15000, 'the code action picker')
+  step('picked ' .. want)
+end
+
+-- Item 11: actions from the code-action menu, as a user picks them.
+function scenarios.menu_rewrite()
+  wait_for_server()
+  step('attached')
+  local tick = api.nvim_buf_get_changedtick(0)
+  vim.ui.input = function(opts, on_confirm)
+    result.prompt, result.default = opts.prompt, opts.default
+    on_confirm(os.getenv('DEVSTRAL_TEST_INSTRUCTION'))
+  end
+  pick_action('Rewrite selection', { range = { start = { 1, 0 }, ['end'] = { 2, 11 } } })
+  wait_until(function()
+    return api.nvim_buf_get_changedtick(0) ~= tick
+  end, 20000, 'the rewrite edit')
+  sleep(100)
+  step('applied')
+end
+
+function scenarios.menu_edit_workspace()
+  wait_for_server()
+  step('attached')
+  local asked = false
+  vim.ui.input = function(opts, on_confirm)
+    result.prompt, result.default, asked = opts.prompt, opts.default, true
+    on_confirm(os.getenv('DEVSTRAL_TEST_INSTRUCTION'))
+  end
+  pick_action('Edit across files')
+  wait_until(function()
+    return asked
+  end, 5000, 'the instruction prompt')
+  wait_until(function()
+    return log_count('executeCommand devstral.editWorkspace') > 0
+      and require('devstral').state.status ~= 'busy'
+  end, 30000, 'the edit across files to finish')
+  sleep(200)
+  step('done')
+end
+
+function scenarios.menu_tests()
+  wait_for_server()
+  step('attached')
+  record_echoes()
+  local src = api.nvim_get_current_buf()
+  pick_action('Generate tests')
+  wait_until(function()
+    return api.nvim_get_current_buf() ~= src
+  end, 30000, 'the generated tests shown in a window')
+  sleep(100)
+  result.shown_name = api.nvim_buf_get_name(0)
+  result.shown_lines = api.nvim_buf_get_lines(0, 0, -1, false)
+  result.windows = #api.nvim_list_wins()
+  result.echoed = echoed
+  step('shown')
+end
+
 co = coroutine.create(function()
   local ok, err = xpcall(assert(scenarios[scenario], 'unknown scenario ' .. scenario), debug.traceback)
   finish(ok, err)

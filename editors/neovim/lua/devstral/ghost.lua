@@ -209,6 +209,10 @@ function M.request(bufnr, trigger_kind)
       require('devstral')._log('ERROR', 'inlineCompletion: ' .. (err.message or vim.inspect(err)))
       return
     end
+    local answered = result and ((result.items and #result.items > 0) or (result[1] ~= nil))
+    if answered then
+      require('devstral')._answered()
+    end
     if not api.nvim_buf_is_valid(bufnr) or api.nvim_get_current_buf() ~= bufnr then
       return
     end

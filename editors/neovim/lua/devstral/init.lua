@@ -46,16 +46,59 @@ local defaults = {
   on_attach = nil, -- function(client, bufnr)
   capabilities = nil, -- extra client capabilities, merged
   log_lines = 2000, -- window/logMessage lines kept for :DevstralLog
+  -- function(message, level) for the plugin's messages. nil: vim.notify when it cannot block
+  -- typing (a notifier plugin such as nvim-notify, or outside insert mode, one line); messages
+  -- that arrive while you type wait until you leave insert mode. Errors show once per outage.
+  notify = nil,
 }
 
 M.config = vim.deepcopy(defaults)
 M.state = {
   status = 'stopped',
-  last_error = nil,
+  last_error = nil, -- the current error (nil once the server is ready again)
+  message = nil, -- the server's message with its current state (devstral/status)
+  server_reports = false, -- the server sends devstral/status: it alone decides the state
+  outage_notified = false, -- an error was shown for the current outage
   log = {},
   started = {}, -- root_dir -> client_id (Neovim 0.7)
   warned_missing = false,
 }
+
+-- vim.notify as Neovim ships it: on 0.7-0.10 it echoes (nvim_err_writeln for errors), which in
+-- insert mode or for a long message turns into a "Press ENTER" prompt that eats the next key.
+local builtin_notify = vim.notify
+local queued = {}
+
+local function flush_queued()
+  local items = queued
+  queued = {}
+  for _, item in ipairs(items) do
+    M.notify(item[1], item[2])
+  end
+end
+
+--- Show a message without ever blocking typing (see the `notify` option).
+function M.notify(message, level)
+  level = level or vim.log.levels.INFO
+  if M.config.notify then
+    return M.config.notify(message, level)
+  end
+  if vim.notify ~= builtin_notify then
+    return vim.notify(message, level) -- a notifier plugin: it does not block
+  end
+  local mode = vim.api.nvim_get_mode()
+  if mode.blocking or not mode.mode:match('^n') then
+    table.insert(queued, { message, level })
+    return
+  end
+  -- One line that fits: the rest is in :DevstralLog.
+  local line = tostring(message):gsub('\n.*', ' (:DevstralLog)')
+  local width = math.max(20, vim.o.columns - 15)
+  if #line > width then
+    line = line:sub(1, width - 1) .. '…'
+  end
+  vim.notify(line, level)
+end
 
 local function merge(a, b)
   return vim.tbl_deep_extend('force', a, b or {})
@@ -63,7 +106,9 @@ end
 
 local function log_append(kind, text)
   local st = M.state
-  for line in tostring(text):gmatch('[^\n]+') do
+  -- The server formats its lines "LEVEL logger: message"; the level is shown once, in [].
+  text = tostring(text):gsub('^(%u+) (lsp_server)', '%2')
+  for line in text:gmatch('[^\n]+') do
     table.insert(st.log, string.format('%s [%s] %s', os.date('%H:%M:%S'), kind, line))
   end
   while #st.log > M.config.log_lines do
@@ -75,11 +120,46 @@ M._log = log_append
 
 local message_kinds = { 'ERROR', 'WARN', 'INFO', 'LOG', 'DEBUG' }
 
+--- Whether `text` is among the last log lines (the server logs what it also shows).
+local function logged_recently(text)
+  local log = M.state.log
+  for i = #log, math.max(1, #log - 20), -1 do
+    if log[i]:find(text, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
+local function set_state(state, message)
+  local st = M.state
+  st.status = state
+  st.message = message ~= '' and message or nil
+  if state == 'error' then
+    st.last_error = message
+  elseif state == 'ready' then
+    st.last_error = nil
+    st.outage_notified = false
+  end
+  pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'DevstralStatus', modeline = false })
+end
+M._set_state = set_state
+
+--- The backend answered (for servers without devstral/status): an error is over.
+function M._answered()
+  if not M.state.server_reports and M.state.status == 'error' then
+    set_state('ready')
+  end
+end
+
 local function handlers()
   local h = {}
   h['window/logMessage'] = function(err, result, ctx, config)
     if result then
       log_append(message_kinds[result.type] or 'LOG', result.message)
+      if tostring(result.message):find('answers again', 1, true) then
+        M._answered() -- a server without devstral/status says so in its log
+      end
     end
     -- Neovim's own handler writes it to the LSP log file (at its log level).
     local default = vim.lsp.handlers['window/logMessage']
@@ -87,17 +167,32 @@ local function handlers()
       return default(err, result, ctx, config)
     end
   end
-  h['window/showMessage'] = function(err, result, ctx, config)
-    if result then
-      log_append('SHOW', result.message)
-      if result.type == 1 then
-        M.state.last_error = result.message
-        M.state.status = 'error'
-      end
+  -- Not Neovim's handler: it echoes errors, which blocks typing with "Press ENTER".
+  h['window/showMessage'] = function(_, result)
+    if not result then
+      return
     end
-    local default = vim.lsp.handlers['window/showMessage']
-    if default then
-      return default(err, result, ctx, config)
+    if not logged_recently(result.message) then
+      log_append(message_kinds[result.type] or 'LOG', result.message)
+    end
+    if result.type == 1 then
+      if not M.state.server_reports then
+        set_state('error', result.message)
+      end
+      if M.state.outage_notified then
+        return -- once per outage; the state and :DevstralLog have the rest
+      end
+      M.state.outage_notified = true
+    end
+    if result.type <= 3 then
+      M.notify(result.message, ({ vim.log.levels.ERROR, vim.log.levels.WARN, vim.log.levels.INFO })[result.type])
+    end
+  end
+  -- devstral/status: {kind, state = ready|busy|error|paused|inactive, message, busy}
+  h['devstral/status'] = function(_, result)
+    if type(result) == 'table' and result.state then
+      M.state.server_reports = true
+      set_state(result.state, result.message)
     end
   end
   return h
@@ -136,11 +231,21 @@ local function capabilities()
     caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion
       or { dynamicRegistration = false }
   end
+  -- Code actions come with their command (not resolved to an edit): the plugin's command
+  -- handlers then ask for instructions and show where generated tests went.
+  local ca = caps.textDocument and caps.textDocument.codeAction
+  if ca and ca.resolveSupport and ca.resolveSupport.properties then
+    ca.resolveSupport.properties = vim.tbl_filter(function(p)
+      return p ~= 'edit'
+    end, ca.resolveSupport.properties)
+  end
   return merge(caps, M.config.capabilities)
 end
 
 local function on_attach(client, bufnr)
-  M.state.status = 'ready'
+  if M.state.status == 'starting' or M.state.status == 'stopped' then
+    set_state('ready')
+  end
   if M.config.set_omnifunc and vim.bo[bufnr].omnifunc == '' then
     vim.bo[bufnr].omnifunc = 'v:lua.vim.lsp.omnifunc'
   end
@@ -171,10 +276,12 @@ local function lsp_config()
     handlers = handlers(),
     on_attach = on_attach,
     on_exit = function(code, signal)
-      M.state.status = 'stopped'
       if code ~= 0 then
-        M.state.last_error = string.format('server exited with code %s (signal %s)', code, signal)
-        log_append('ERROR', M.state.last_error)
+        local why = string.format('server exited with code %s (signal %s)', code, signal)
+        log_append('ERROR', why)
+        set_state('error', why .. '; :DevstralLog, then :DevstralRestart')
+      else
+        set_state('stopped')
       end
     end,
   }
@@ -185,14 +292,13 @@ local function check_executable()
   if vim.fn.executable(exe) == 1 then
     return true
   end
-  M.state.status = 'error'
-  M.state.last_error = exe .. ' not found on PATH'
+  set_state('error', exe .. ' not found on PATH')
   if not M.state.warned_missing then
     M.state.warned_missing = true
-    vim.notify(
+    M.notify(
       string.format(
-        '[devstral] %q is not executable. Install the server (pip install devstral-lsp) '
-          .. 'or set cmd in require("devstral").setup().',
+        '[devstral] %q is not executable: install the server from a clone (pipx install '
+          .. '/path/to/devstral-lsp) or set cmd in require("devstral").setup()',
         exe
       ),
       vim.log.levels.ERROR
@@ -257,16 +363,21 @@ function M.execute(command, argument, bufnr, on_done)
     vim.notify('[devstral] no devstral-lsp client attached to this buffer', vim.log.levels.WARN)
     return
   end
-  M.state.status = 'working'
+  if not M.state.server_reports then
+    set_state('busy')
+  end
   log_append('INFO', 'executeCommand ' .. command)
   compat.request(client, 'workspace/executeCommand', {
     command = command,
     arguments = { argument },
   }, function(err, result)
-    M.state.status = err and 'error' or 'ready'
+    if not M.state.server_reports then
+      set_state(err and 'error' or 'ready', err and (err.message or vim.inspect(err)) or nil)
+    end
     if err then
-      M.state.last_error = err.message or vim.inspect(err)
-      vim.notify('[devstral] ' .. command .. ' failed: ' .. M.state.last_error, vim.log.levels.ERROR)
+      local why = err.message or vim.inspect(err)
+      log_append('ERROR', command .. ' failed: ' .. why)
+      M.notify('[devstral] ' .. command .. ' failed: ' .. why, vim.log.levels.ERROR)
     end
     if on_done then
       on_done(err, result)
@@ -293,11 +404,11 @@ local function selection_range(client, bufnr, line1, line2, charwise)
   }
 end
 
-local function ask(prompt, given, fn)
+local function ask(prompt, given, fn, default)
   if given and given ~= '' then
     return fn(given)
   end
-  vim.ui.input({ prompt = prompt }, function(input)
+  vim.ui.input({ prompt = prompt, default = default }, function(input)
     if input and input ~= '' then
       fn(input)
     end
@@ -344,13 +455,91 @@ function M.edit_workspace(opts)
   end)
 end
 
+--- Files an executeCommand result says it touched, as paths (the server sends URIs).
+local function result_files(result)
+  local out = {}
+  for _, f in ipairs(type(result) == 'table' and result.files or {}) do
+    table.insert(out, f:match('^%a+:') and vim.uri_to_fname(f) or f)
+  end
+  return out
+end
+
+--- Code actions whose command the plugin runs itself (vim.lsp.commands), so that picking them
+--- from the code-action menu works as the :Devstral commands do.
+local function register_action_commands()
+  local function argument(command)
+    return vim.deepcopy(((command or {}).arguments or {})[1] or {})
+  end
+  vim.lsp.commands['devstral.rewrite'] = function(command, ctx)
+    local arg = argument(command)
+    ask('Devstral rewrite: ', nil, function(instruction)
+      arg.instruction = instruction
+      M.execute('devstral.rewrite', arg, ctx and ctx.bufnr)
+    end, arg.instruction)
+  end
+  vim.lsp.commands['devstral.editWorkspace'] = function(command, ctx)
+    local arg = argument(command)
+    ask('Devstral edit (across files): ', nil, function(instruction)
+      arg.instruction = instruction
+      M.execute('devstral.editWorkspace', arg, ctx and ctx.bufnr)
+    end, arg.instruction ~= '' and arg.instruction or nil)
+  end
+  vim.lsp.commands['devstral.generateTests'] = function(command, ctx)
+    local bufnr = ctx and ctx.bufnr or vim.api.nvim_get_current_buf()
+    M.execute('devstral.generateTests', argument(command), bufnr, function(err, result)
+      if err or type(result) ~= 'table' or not result.applied then
+        return
+      end
+      local src = vim.api.nvim_buf_get_name(bufnr)
+      for _, path in ipairs(result_files(result)) do
+        if path ~= src then
+          -- Show the generated tests: the edit went into a buffer that nothing displayed.
+          vim.cmd('belowright split ' .. vim.fn.fnameescape(path))
+          local saved = not vim.bo.modified
+          M.notify(string.format('[devstral] tests generated in %s%s', vim.fn.fnamemodify(path, ':~:.'),
+            saved and '' or ' (not saved yet: :w to keep them)'), vim.log.levels.INFO)
+          break
+        end
+      end
+    end)
+  end
+end
+
 --- One-line status for statuslines: "devstral: ready", "devstral: error: ...".
+--- (A `User DevstralStatus` autocmd fires whenever it changes.)
 function M.status()
   local s = 'devstral: ' .. M.state.status
-  if M.state.status == 'error' and M.state.last_error then
-    s = s .. ': ' .. M.state.last_error
+  local detail = M.state.status == 'error' and M.state.last_error or M.state.message
+  if M.state.status ~= 'ready' and detail then
+    s = s .. ': ' .. detail
   end
   return s
+end
+
+local function usage_lines(client)
+  local ok, res = pcall(function()
+    if compat.has('0.11') then
+      return client:request_sync('devstral/usage', vim.empty_dict(), 2000)
+    end
+    return client.request_sync('devstral/usage', vim.empty_dict(), 2000)
+  end)
+  local u = ok and res and res.result
+  if type(u) ~= 'table' or type(u.today) ~= 'table' then
+    return {}
+  end
+  local function line(label, f)
+    return string.format(
+      '%s: %d requests, %d tokens in (%d cached), %d out, $%.4f%s',
+      label, f.requests or 0, f.tokensIn or 0, f.tokensCached or 0, f.tokensOut or 0,
+      f.usd or 0, f.estimated and ' (estimated)' or ''
+    )
+  end
+  local out = { line('today', u.today), line('session', u.session or {}) }
+  if u.dailyBudgetUsd ~= nil and u.dailyBudgetUsd ~= vim.NIL then
+    table.insert(out, string.format('daily budget: $%.2f%s', u.dailyBudgetUsd,
+      u.budgetReached and ' (reached: paused)' or ''))
+  end
+  return out
 end
 
 function M.show_status()
@@ -385,10 +574,11 @@ function M.show_status()
   end
   table.sort(shown)
   table.insert(lines, 'settings: ' .. table.concat(shown, ', '))
-  if M.state.last_error then
-    table.insert(lines, 'last error: ' .. M.state.last_error)
+  if clients[1] then
+    vim.list_extend(lines, usage_lines(clients[1]))
   end
   table.insert(lines, 'LSP log file: ' .. vim.lsp.get_log_path())
+  -- Asked for by the user in normal mode: a multi-line message is expected here.
   vim.notify(table.concat(lines, '\n'), vim.log.levels.INFO)
   return lines
 end
@@ -450,12 +640,39 @@ local function create_commands()
   end, { desc = 'Restart devstral-lsp' })
 end
 
+--- DevstralGhost: Comment's colours, italic, never combined with the code's own colours, and a
+--- grey for terminals without 'termguicolors' (where Comment may look like code). A colour
+--- scheme or the user can define DevstralGhost; it is then left alone.
+function M.define_highlight()
+  local gui = vim.api.nvim_get_hl_by_name('Comment', true) or {}
+  local cterm = vim.api.nvim_get_hl_by_name('Comment', false) or {}
+  vim.api.nvim_set_hl(0, 'DevstralGhost', {
+    default = true,
+    fg = gui.foreground or 0x808080,
+    ctermfg = cterm.foreground or 8,
+    italic = true,
+    cterm = { italic = true, nocombine = true },
+    nocombine = true,
+  })
+end
+
 function M.setup(opts)
   M.config = merge(vim.deepcopy(defaults), opts)
   if type(M.config.cmd) == 'string' then
     M.config.cmd = { M.config.cmd }
   end
-  vim.api.nvim_set_hl(0, 'DevstralGhost', { link = 'Comment', default = true })
+  M.define_highlight()
+  vim.api.nvim_create_autocmd('ColorScheme', {
+    group = vim.api.nvim_create_augroup('devstral_highlight', { clear = true }),
+    callback = M.define_highlight,
+  })
+  vim.api.nvim_create_autocmd('InsertLeave', {
+    group = vim.api.nvim_create_augroup('devstral_notify', { clear = true }),
+    callback = function()
+      vim.schedule(flush_queued)
+    end,
+  })
+  register_action_commands()
   require('devstral.ghost').setup(M.config)
   if M.config.commands then
     create_commands()
