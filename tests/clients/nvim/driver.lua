@@ -160,21 +160,15 @@ function scenarios.multiline_completion()
   step('written')
 end
 
--- A code action (picked through a replaced vim.ui.select) applies its edit.
-function scenarios.code_action()
-  wait_for_server()
-  step('attached')
-  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
-  local want = os.getenv('DEVSTRAL_TEST_ACTION')
-  api.nvim_win_set_cursor(0, { row, 0 })
-  local tick = api.nvim_buf_get_changedtick(0)
+-- Opens the code-action menu (on `opts.range` if given) and picks the first title with `want`.
+local function pick_action(want, opts)
   result.titles = {}
   local picked = false
-  vim.ui.select = function(items, opts, on_choice)
+  vim.ui.select = function(items, sopts, on_choice)
     local choice, index
     for i, item in ipairs(items) do
       local action = item.action or item[2] or item
-      local title = action.title or tostring(opts.format_item and opts.format_item(item))
+      local title = action.title or tostring(sopts.format_item and sopts.format_item(item))
       table.insert(result.titles, title)
       if not choice and title:find(want, 1, true) then
         choice, index = item, i
@@ -183,14 +177,33 @@ function scenarios.code_action()
     picked = true
     on_choice(choice, index)
   end
-  vim.ui.input = function(_, on_confirm)
-    on_confirm(os.getenv('DEVSTRAL_TEST_INSTRUCTION') or 'do it')
+  if opts and opts.range then
+    if vim.fn.has('nvim-0.9') == 1 then
+      vim.lsp.buf.code_action({ range = opts.range })
+    else
+      vim.lsp.buf.range_code_action(nil, opts.range.start, opts.range['end'])
+    end
+  else
+    vim.lsp.buf.code_action()
   end
-  vim.lsp.buf.code_action()
   wait_until(function()
     return picked
   end, 15000, 'the code action picker')
-  step('picked')
+  step('picked ' .. want)
+end
+
+-- A code action (picked through a replaced vim.ui.select) applies its edit.
+function scenarios.code_action()
+  wait_for_server()
+  step('attached')
+  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
+  local want = os.getenv('DEVSTRAL_TEST_ACTION')
+  api.nvim_win_set_cursor(0, { row, 0 })
+  local tick = api.nvim_buf_get_changedtick(0)
+  vim.ui.input = function(_, on_confirm)
+    on_confirm(os.getenv('DEVSTRAL_TEST_INSTRUCTION') or 'do it')
+  end
+  pick_action(want)
   wait_until(function()
     return api.nvim_buf_get_changedtick(0) ~= tick
   end, 20000, 'the code action edit')
@@ -382,37 +395,6 @@ function scenarios.outage()
   result.termguicolors = vim.o.termguicolors
   local log_buf = devstral.show_log()
   result.log_buffer = api.nvim_buf_get_lines(log_buf, 0, -1, false)
-end
-
-local function pick_action(want, opts)
-  result.titles = {}
-  local picked = false
-  vim.ui.select = function(items, sopts, on_choice)
-    local choice, index
-    for i, item in ipairs(items) do
-      local action = item.action or item[2] or item
-      local title = action.title or tostring(sopts.format_item and sopts.format_item(item))
-      table.insert(result.titles, title)
-      if not choice and title:find(want, 1, true) then
-        choice, index = item, i
-      end
-    end
-    picked = true
-    on_choice(choice, index)
-  end
-  if opts and opts.range then
-    if vim.fn.has('nvim-0.9') == 1 then
-      vim.lsp.buf.code_action({ range = opts.range })
-    else
-      vim.lsp.buf.range_code_action(nil, opts.range.start, opts.range['end'])
-    end
-  else
-    vim.lsp.buf.code_action()
-  end
-  wait_until(function()
-    return picked
-  end, 15000, 'the code action picker')
-  step('picked ' .. want)
 end
 
 -- Item 11: actions from the code-action menu, as a user picks them.

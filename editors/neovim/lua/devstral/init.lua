@@ -470,20 +470,18 @@ local function register_action_commands()
   local function argument(command)
     return vim.deepcopy(((command or {}).arguments or {})[1] or {})
   end
-  vim.lsp.commands['devstral.rewrite'] = function(command, ctx)
-    local arg = argument(command)
-    ask('Devstral rewrite: ', nil, function(instruction)
-      arg.instruction = instruction
-      M.execute('devstral.rewrite', arg, ctx and ctx.bufnr)
-    end, arg.instruction)
+  -- Ask for the instruction (the server's suggestion, if any, as the default), then run.
+  local function asking(name, prompt)
+    vim.lsp.commands[name] = function(command, ctx)
+      local arg = argument(command)
+      ask(prompt, nil, function(instruction)
+        arg.instruction = instruction
+        M.execute(name, arg, ctx and ctx.bufnr)
+      end, arg.instruction ~= '' and arg.instruction or nil)
+    end
   end
-  vim.lsp.commands['devstral.editWorkspace'] = function(command, ctx)
-    local arg = argument(command)
-    ask('Devstral edit (across files): ', nil, function(instruction)
-      arg.instruction = instruction
-      M.execute('devstral.editWorkspace', arg, ctx and ctx.bufnr)
-    end, arg.instruction ~= '' and arg.instruction or nil)
-  end
+  asking('devstral.rewrite', 'Devstral rewrite: ')
+  asking('devstral.editWorkspace', 'Devstral edit (across files): ')
   vim.lsp.commands['devstral.generateTests'] = function(command, ctx)
     local bufnr = ctx and ctx.bufnr or vim.api.nvim_get_current_buf()
     M.execute('devstral.generateTests', argument(command), bufnr, function(err, result)
