@@ -7,16 +7,47 @@ server makes is logged at info or debug, and the editor shows it in its LSP log.
 
 from __future__ import annotations
 
+import contextvars
+import itertools
 import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 ROOT = "lsp_server"
 _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
            "debug": logging.DEBUG}
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+_CLIENT_FORMAT = "%(levelname)s [%(request_id)s] %(name)s: %(message)s"
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("devstral_request_id",
+                                                                 default="-")
+"""The request a log line belongs to. Tasks copy the context they are created in, so the model
+call, its stream and its cleanup log under the id of the request that started them."""
+_request_numbers = itertools.count(1)
+
+
+@contextmanager
+def request_scope(kind: str) -> Iterator[str]:
+    """Give every log line inside (and in tasks started inside) a short id: `c12` for the 12th
+    completion request, `a3` for an action; `kind` is the prefix."""
+    request_id = f"{kind}{next(_request_numbers)}"
+    token = REQUEST_ID.set(request_id)
+    try:
+        yield request_id
+    finally:
+        REQUEST_ID.reset(token)
+
+
+class RequestId(logging.Filter):
+    """Stamps `record.request_id` (`-` outside any request) for the formatters above."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
 
 
 _KEY_FIELD = re.compile(
@@ -105,6 +136,7 @@ def configure(*, verbose: int = 0, log_file: str | None = None, level: str | Non
         stderr = logging.StreamHandler(sys.stderr)
         stderr.setFormatter(formatter)
         stderr.addFilter(MaskSecrets())
+        stderr.addFilter(RequestId())
         logger.addHandler(stderr)
         # pygls' own warnings in the same format (else Python prints them bare, level-less).
         pygls_stderr = logging.getLogger("pygls")
@@ -119,6 +151,7 @@ def configure(*, verbose: int = 0, log_file: str | None = None, level: str | Non
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setFormatter(formatter)
         file_handler.addFilter(MaskSecrets())
+        file_handler.addFilter(RequestId())
         logger.addHandler(file_handler)
         pygls_logger = logging.getLogger("pygls")
         pygls_logger.addHandler(file_handler)
@@ -135,7 +168,8 @@ _state: dict[str, Any] = {"verbose": 0, "pinned": False}
 def attach_client(server: Any) -> None:
     handler = LspLogHandler(server)
     handler.addFilter(MaskSecrets())
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RequestId())
+    handler.setFormatter(logging.Formatter(_CLIENT_FORMAT))
     logging.getLogger(ROOT).addHandler(handler)
 
 

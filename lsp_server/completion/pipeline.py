@@ -174,9 +174,11 @@ class CompletionPipeline:
         endpoint = self._endpoint()
         if (problem := endpoint.problem()) is not None:
             if problem not in self._shown_problems:
+                # Shown (and logged) once per problem, not on every keystroke.
                 self._shown_problems.add(problem)
                 self.user.show_error(problem)
-            log.info("no completion: %s", problem)
+            else:
+                log.debug("no completion: %s", problem)
             return None
 
         # Cheap key on the text around the cursor: a repeated position is answered before the

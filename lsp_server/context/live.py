@@ -108,7 +108,9 @@ class LiveContext:
                                     language_id=doc.language_id, open_documents=open_docs,
                                     budget_tokens=budget_tokens)
         except ContextBlocked as exc:
-            log.info("not sending %s to the model: %s", doc.uri, exc.reason)
+            if doc.uri not in self._blocked_logged:
+                self._blocked_logged.add(doc.uri)
+                log.info("not sending %s to the model: %s", doc.uri, exc.reason)
             return None
         if doc.length > HUGE_FILE_CHARS:
             ctx.prefix_truncated = ctx.prefix_truncated or start > 0

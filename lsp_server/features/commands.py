@@ -105,7 +105,15 @@ async def apply_edit(ls: DevstralServer, edit: types.WorkspaceEdit, label: str) 
 
 
 async def guard(ls: DevstralServer, coro: Awaitable[Any]) -> Any:
-    """Every failure becomes one message and a result; nothing is applied."""
+    """Every failure becomes one message and a result; nothing is applied. Every log line of
+    the action carries its id (`a<n>`)."""
+    from ..logging_setup import request_scope
+
+    with request_scope("a"):
+        return await _guarded(ls, coro)
+
+
+async def _guarded(ls: DevstralServer, coro: Awaitable[Any]) -> Any:
     link_request_cancel(ls)
     try:
         return await coro

@@ -68,6 +68,15 @@ def _line_before(doc: Document, offset: int) -> str:
 
 async def _suggest(ls: DevstralServer, uri: str, pos: types.Position, invoked: bool
                    ) -> tuple[Document, int, Suggestion] | None:
+    """Every log line of one completion request carries its id (`c<n>`)."""
+    from ..logging_setup import request_scope
+
+    with request_scope("c"):
+        return await _suggest_now(ls, uri, pos, invoked)
+
+
+async def _suggest_now(ls: DevstralServer, uri: str, pos: types.Position, invoked: bool
+                       ) -> tuple[Document, int, Suggestion] | None:
     await ls.wait_configured()
     doc = ls.documents.get(uri)
     if doc is None:

@@ -9,6 +9,7 @@ outage.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -104,15 +105,16 @@ class Doc:
 
 
 class Rig:
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, env: dict[str, str] | None = None, **settings: Any) -> None:
+        env = ENV if env is None else env
         self.clock = FakeClock()
         self.model = FakeModel()
         self.user = Shown()
         self.doc = Doc("def add(a, b):\n    return a")
         init = {"debounceMs": 100, "multiline": "never", **settings}
-        self.settings, problems = build_settings(ENV, init)
+        self.settings, problems = build_settings(env, init)
         assert problems == []
-        self.endpoint = resolve_endpoint(self.settings, ENV)
+        self.endpoint = resolve_endpoint(self.settings, env)
         self.contexts = 0
         self.pipeline = CompletionPipeline(
             settings=lambda: self.settings, endpoint=lambda: self.endpoint,
@@ -315,3 +317,16 @@ async def test_repeated_position_is_answered_from_the_cache() -> None:
     await task
     got = await rig.request(invoked=False)
     assert got is not None and got.source in ("cache", "typed") and len(rig.model.calls) == 1
+
+
+async def test_misconfiguration_is_told_and_logged_once_not_per_keystroke(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rig = Rig({k: v for k, v in ENV.items() if k != "DEVSTRAL_BASE_URL"})
+    assert rig.endpoint.problem() is not None
+    with caplog.at_level(logging.INFO, logger="lsp_server"):
+        for _ in range(5):
+            rig.type("x")
+            assert await rig.request(invoked=False) is None
+    assert rig.model.calls == [] and len(rig.user.errors) == 1
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
