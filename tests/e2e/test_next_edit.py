@@ -14,7 +14,8 @@ from pytest_lsp import LanguageClient
 
 from lsp_server.edits.textdiff import apply_text_edits, diff_spans
 from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
-from tests.e2e.conftest import (
+from tests.fake_backend import FakeBackend, RecordedRequest, Reply
+from tests.helpers.lsp import (
     cancel_request,
     change_doc,
     encoding_of,
@@ -24,7 +25,6 @@ from tests.e2e.conftest import (
     open_doc,
     send_cancellable,
 )
-from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 from tests.nes.corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
 from tests.reliability.helpers import plain
 
