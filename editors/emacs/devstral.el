@@ -15,6 +15,8 @@
 
 (require 'eglot)
 (require 'project)
+(require 'cl-lib)
+(require 'subr-x)
 
 (defgroup devstral nil
   "Devstral Small through the devstral-lsp language server."
@@ -42,11 +44,55 @@ For example (:provider \"ollama\" :model \"devstral\" :completionItems \"always\
 Keep the API key in the environment (MISTRAL_API_KEY or DEVSTRAL_API_KEY)."
   :type 'plist)
 
+(defcustom devstral-command-timeout 300
+  "Seconds to wait for a Devstral command (code action, rewrite, edit across files).
+The command runs in the background: Emacs never waits for the model, and the edit
+arrives by itself as a workspace edit (`eglot-confirm-server-initiated-edits'
+decides whether eglot asks before applying it)."
+  :type 'number)
+
+(defclass devstral-eglot-server (eglot-lsp-server) ()
+  "eglot's server class for devstral-lsp: commands run asynchronously.")
+
 (defun devstral--contact ()
   "The eglot contact for devstral-lsp."
-  (append devstral-server-command
-          (when devstral-initialization-options
-            (list :initializationOptions devstral-initialization-options))))
+  (cons 'devstral-eglot-server
+        (append devstral-server-command
+                (when devstral-initialization-options
+                  (list :initializationOptions devstral-initialization-options)))))
+
+;; eglot sends workspace/executeCommand synchronously and gives up after
+;; `jsonrpc-default-request-timeout' (10 s), freezing Emacs meanwhile; a model can take
+;; longer.  The server answers a command when its edit is applied (it sends the edit with
+;; workspace/applyEdit first), so nothing waits for that answer here.
+(cl-defmethod eglot-execute-command ((server devstral-eglot-server) command arguments)
+  "Run COMMAND with ARGUMENTS on SERVER without waiting for the model."
+  (let ((name (format "%s" command)))
+    (message "Devstral: %s running in the background..." name)
+    (jsonrpc-async-request
+     server :workspace/executeCommand `(:command ,name :arguments ,arguments)
+     :success-fn (lambda (result)
+                   (let ((summary (and (listp result) (plist-get result :summary))))
+                     (message "Devstral: %s done%s" name
+                              (if (and (stringp summary) (not (string-empty-p summary)))
+                                  (concat ": " summary) ""))))
+     :error-fn (lambda (err)
+                 (message "Devstral: %s failed: %s" name
+                          (or (and (listp err) (plist-get err :message)) err)))
+     :timeout devstral-command-timeout
+     :timeout-fn (lambda ()
+                   (message "Devstral: %s gave no answer in %ss (see M-x devstral-show-log)"
+                            name devstral-command-timeout)))
+    nil))
+
+(defun devstral--code-actions-at-point (orig beg &optional end action-kind interactive)
+  "Without an active region, ask ORIG for the actions at point, not around a sexp.
+eglot otherwise sends the bounds of the sexp at point, so the server offers actions
+on a selection (\"Rewrite selection…\") the user never made."
+  (if (and interactive (not (use-region-p))
+           (cl-typep (eglot-current-server) 'devstral-eglot-server))
+      (funcall orig (point) (point) action-kind interactive)
+    (funcall orig beg end action-kind interactive)))
 
 ;;;###autoload
 (defun devstral-setup ()
@@ -55,7 +101,8 @@ Keep the API key in the environment (MISTRAL_API_KEY or DEVSTRAL_API_KEY)."
   (setq eglot-server-programs
         (cl-remove-if (lambda (entry) (eq (cdr entry) #'devstral--contact-function))
                       eglot-server-programs))
-  (push (cons devstral-modes #'devstral--contact-function) eglot-server-programs))
+  (push (cons devstral-modes #'devstral--contact-function) eglot-server-programs)
+  (advice-add 'eglot-code-actions :around #'devstral--code-actions-at-point))
 
 (defun devstral--contact-function (&optional _interactive)
   "Contact function for `eglot-server-programs'."

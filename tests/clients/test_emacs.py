@@ -108,3 +108,29 @@ def test_rewrite_command_applies_the_edit(fake: FakeBackend, tmp_path: Path) -> 
     assert res is not None and res.get("ok") is True, describe(run)
     assert '"""Return the sum of a and b."""' in res["text"], describe(run)
     assert res["text"].endswith("print(add(1, 2))\n"), describe(run)
+
+
+def test_a_slow_model_never_holds_emacs_in_a_request(fake: FakeBackend, tmp_path: Path) -> None:
+    # Item 14: the model answers after eglot's request timeout (lowered to 1 s here).
+    fake.default = Reply.text(DOCSTRING_REPLY, ttft=3.0)
+    run = run_emacs(fake, tmp_path, "slow-action", {"calc.py": ADD}, "calc.py", timeout=90,
+                    DEVSTRAL_TEST_ROW="1", DEVSTRAL_TEST_ACTION="docstring",
+                    DEVSTRAL_TEST_JSONRPC_TIMEOUT="1", DEVSTRAL_TEST_WATCHDOG_S="80")
+    res = run.result
+    assert res is not None and res.get("ok") is True, describe(run)
+    assert res["returned_before_edit"] is True, describe(run)
+    assert res["notes"] == "typed meanwhile"
+    assert '"""Return the sum of a and b."""' in res["text"], describe(run)
+    assert "Timed out" not in res["messages"] and "failed" not in res["messages"], res["messages"]
+
+
+def test_the_picker_offers_no_selection_action_without_a_region(
+        fake: FakeBackend, tmp_path: Path) -> None:
+    fake.default = Reply.text("+ b")
+    run = run_emacs(fake, tmp_path, "picker-titles", {"calc.py": ADD}, "calc.py",
+                    DEVSTRAL_TEST_ROW="2")
+    res = run.result
+    assert res is not None and res.get("ok") is True, describe(run)
+    titles = res["titles"]
+    assert any("docstring" in t.lower() for t in titles), titles
+    assert not any("selection" in t.lower() for t in titles), titles

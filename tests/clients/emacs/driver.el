@@ -106,6 +106,43 @@
     (dt-wait (lambda () (/= tick (buffer-modified-tick))) 20 "the rewrite edit")
     (accept-process-output nil 0.2)))
 
+;; Item 14: a code action whose model answer takes longer than eglot waits for a request
+;; (`jsonrpc-default-request-timeout', lowered here so the test is short).  The command must
+;; return before the edit exists, without an error, and the edit must arrive by itself.
+(defun dt-scenario-slow-action ()
+  (setq jsonrpc-default-request-timeout
+        (string-to-number (or (getenv "DEVSTRAL_TEST_JSONRPC_TIMEOUT") "10")))
+  (dt-goto-line-end (string-to-number (getenv "DEVSTRAL_TEST_ROW")))
+  (let ((tick (buffer-modified-tick))
+        (want (getenv "DEVSTRAL_TEST_ACTION"))
+        (last-nonmenu-event 0))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (cl-find-if (lambda (title) (string-match-p (regexp-quote want) title))
+                             (mapcar (lambda (c) (if (consp c) (car c) c)) collection)))))
+      (eglot-code-actions (point) nil nil t))
+    (dt-put 'returned_before_edit (if (= tick (buffer-modified-tick)) t :json-false))
+    ;; The user goes on typing elsewhere meanwhile.
+    (with-current-buffer (get-buffer-create "*notes*") (insert "typed meanwhile"))
+    (dt-wait (lambda () (/= tick (buffer-modified-tick))) 60 "the edit to arrive")
+    (accept-process-output nil 0.2)
+    (dt-put 'notes (with-current-buffer "*notes*" (buffer-string)))))
+
+;; Item 15: without a region, the picker lists no selection actions.
+(defun dt-scenario-picker-titles ()
+  (dt-goto-line-end (string-to-number (getenv "DEVSTRAL_TEST_ROW")))
+  (backward-word)
+  (deactivate-mark)
+  (let ((titles nil) (last-nonmenu-event 0))
+    (cl-letf (((symbol-function 'completing-read)
+               (lambda (_prompt collection &rest _)
+                 (setq titles (mapcar (lambda (c) (if (consp c) (car c) c)) collection))
+                 (keyboard-quit))))
+      (condition-case nil
+          (call-interactively #'eglot-code-actions)
+        (quit nil)))
+    (dt-put 'titles (vconcat titles))))
+
 (condition-case err
     (progn
       (dt-connect)
