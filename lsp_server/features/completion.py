@@ -14,6 +14,8 @@ Completion items are shaped per client, because clients insert them very differe
   Neovim 0.11's omnifunc inserts the label of a snippet item; a suggestion that starts with a
   line break therefore carries `insertText` = the typed word, which that omnifunc inserts
   (nothing is corrupted) while snippet-expanding clients insert the `textEdit`.
+- Snippet clients indent inserted lines by the cursor line's indentation (insertTextMode
+  adjustIndentation, which vim.snippet always does): lines after the first are sent relative.
 - Documentation in markdown fences only for clients that prefer markdown.
 """
 
@@ -147,8 +149,13 @@ def completion_items(
             continue
         labels.add(label)
         rng = types.Range(start=word_start, end=pos)
-        eol_text = _with_eol(doc, full)
-        new_text = snippet_escape(eol_text) if snippets else eol_text
+        if snippets:
+            # Snippet clients (vim.snippet, VS Code, LuaSnip) indent every inserted line after
+            # the first by the cursor line's indentation: send those lines relative to it.
+            eol_text = _with_eol(doc, _relative_indent(full, _line_before(doc, offset)))
+            new_text = snippet_escape(eol_text)
+        else:
+            new_text = _with_eol(doc, full)
         items.append(types.CompletionItem(
             label=label,
             kind=types.CompletionItemKind.Snippet if snippets else types.CompletionItemKind.Text,
@@ -164,9 +171,21 @@ def completion_items(
             preselect=not items,
             insert_text_format=(types.InsertTextFormat.Snippet if snippets
                                 else types.InsertTextFormat.PlainText),
+            insert_text_mode=(types.InsertTextMode.AdjustIndentation if snippets and "\n" in full
+                              else None),
             text_edit=types.TextEdit(range=rng, new_text=new_text),
         ))
     return items
+
+
+def _relative_indent(text: str, line_before: str) -> str:
+    """Lines after the first without the cursor line's indentation (the client adds it back);
+    a line indented less than the cursor line is left as it is."""
+    base = line_before[: len(line_before) - len(line_before.lstrip(" \t"))]
+    if not base or "\n" not in text:
+        return text
+    head, *rest = text.split("\n")
+    return "\n".join([head, *(ln[len(base):] if ln.startswith(base) else ln for ln in rest)])
 
 
 def _item_caps(ls: DevstralServer) -> types.ClientCompletionItemOptions | None:

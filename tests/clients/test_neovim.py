@@ -293,3 +293,19 @@ def test_generate_tests_from_the_menu_shows_the_result(
     assert "def test_add():" in res["shown_lines"], res["shown_lines"]
     told = [e["text"] for e in res["echoed"] if "test_calc.py" in e["text"]]
     assert told, res["echoed"]
+
+
+def test_completion_menu_gets_the_item_with_ghost_text_on(
+    fake: FakeBackend, tmp_path: Path
+) -> None:
+    """With ghost text on, the plugin still asks for completion items (issue 14)."""
+    fake.default = Reply.text("dius ** 2")
+    run = run_nvim(
+        "0.11", fake, tmp_path, "completion", {"calc.py": AREA}, "calc.py",
+        DEVSTRAL_TEST_ROW="5", DEVSTRAL_TEST_GHOST="1",
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    assert res["completion_provider"], describe(run)
+    assert any("radius ** 2" in (i["abbr"] or i["word"]) for i in res["items"]), describe(run)
+    assert res["line"] == "    return math.pi * radius ** 2", describe(run)

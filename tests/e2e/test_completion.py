@@ -193,12 +193,15 @@ async def test_typing_along_a_suggestion_needs_no_new_call(fake: FakeBackend) ->
 async def test_cancel_closes_the_model_stream(fake: FakeBackend) -> None:
     from tests.helpers.lsp import cancel_request, inline_params, send_cancellable
 
-    fake.enqueue(Reply.hang())
+    fake.enqueue(Reply.text("pass"), Reply.hang())
     async with lsp_session(fake_env(fake), client="vscode-inline") as (lsp, _):
         open_doc(lsp, URI, SOURCE)
+        # A first answered request loads the tokenizer (seconds on a busy machine), so that
+        # the wait below is for the hanging request alone.
+        await inline(lsp, URI, 3, 0)
         msg_id, future = send_cancellable(
             lsp, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(URI, 1, 12))
-        [req] = await fake.wait_for_requests_async(1)
+        req = (await fake.wait_for_requests_async(2))[-1]
         cancelled_at = time.monotonic()
         cancel_request(lsp, msg_id)
         await req.wait_done_async(timeout=2.0)

@@ -150,8 +150,10 @@ async def test_snippet_client_gets_the_whole_block_once(fake: FakeBackend) -> No
         assert item.insert_text_format == types.InsertTextFormat.Snippet
         assert isinstance(item.text_edit, types.TextEdit)
         assert "\x00" not in item.text_edit.new_text
-        text = apply_edit(MEAN, item.text_edit.range, item.text_edit.new_text,
-                          encoding_of(result))
+        # Snippet clients indent the lines after the first by the cursor line's indentation.
+        assert item.insert_text_mode == types.InsertTextMode.AdjustIndentation
+        new_text = item.text_edit.new_text.replace("\n", "\n    ")
+        text = apply_edit(MEAN, item.text_edit.range, new_text, encoding_of(result))
         assert text == MEAN_DONE
         assert isinstance(item.documentation, types.MarkupContent)
         assert item.documentation.kind == types.MarkupKind.Markdown

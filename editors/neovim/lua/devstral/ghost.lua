@@ -494,6 +494,42 @@ function M.setup(config)
   map(keys.suggest, 'suggest', 'Devstral: suggest now', false)
 end
 
+--- Neovim 0.10+'s omnifunc inserts a snippet item's label (one line) as Vim's completed word
+--- and leaves snippet expansion to vim.lsp.completion.enable(), which few setups turn on.
+--- Devstral's items carry the whole suggestion in textEdit.newText (the server sends line
+--- breaks only to clients with snippet support): put it in place of the word once accepted.
+function M.expand_menu_items(bufnr)
+  if not (vim.snippet and vim.snippet.expand) then
+    return
+  end
+  api.nvim_create_autocmd('CompleteDone', {
+    group = api.nvim_create_augroup('devstral_menu_' .. bufnr, { clear = true }),
+    buffer = bufnr,
+    callback = function()
+      local done = vim.v.completed_item or {}
+      local lsp = vim.tbl_get(done, 'user_data', 'nvim', 'lsp') or {}
+      local item = lsp.completion_item
+      local reason = (vim.v.event or {}).reason
+      if type(item) ~= 'table' or (reason and reason ~= 'accept') then
+        return
+      end
+      local edit = item.textEdit
+      if item.insertTextFormat ~= 2 or type(edit) ~= 'table' or type(edit.newText) ~= 'string'
+        or not tostring(item.detail or ''):find('^Devstral') then
+        return
+      end
+      local word = done.word or ''
+      local row, col = cursor()
+      local line = api.nvim_get_current_line()
+      if line:sub(col - #word + 1, col) ~= word or snippet_to_text(edit.newText) == word then
+        return -- nothing to add, or another plugin expanded it already
+      end
+      api.nvim_buf_set_text(bufnr, row, col - #word, row, col, { '' })
+      vim.snippet.expand(edit.newText)
+    end,
+  })
+end
+
 --- Called from on_attach.
 function M.attach(client, bufnr)
   local engine = M.engine()

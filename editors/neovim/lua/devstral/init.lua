@@ -43,6 +43,7 @@ local defaults = {
   },
   commands = true, -- :DevstralRewrite, :DevstralEditWorkspace, :DevstralStatus, :DevstralLog, ...
   set_omnifunc = true, -- set 'omnifunc' to vim.lsp.omnifunc on attach (0.7 does not do it)
+  completion_menu = true, -- with ghost text on, also offer the suggestion in the completion menu
   on_attach = nil, -- function(client, bufnr)
   capabilities = nil, -- extra client capabilities, merged
   log_lines = 2000, -- window/logMessage lines kept for :DevstralLog
@@ -225,11 +226,14 @@ local function capabilities()
   local caps = vim.lsp.protocol.make_client_capabilities()
   local ghost = require('devstral.ghost')
   if ghost.engine() ~= nil then
-    -- Tell the server we show inline completions, so that with completionItems = "auto" it
-    -- does not also fill the completion menu with the same suggestion.
+    -- We show inline completions, and still want Devstral's suggestion in the completion menu
+    -- (<C-x><C-o>, nvim-cmp, blink.cmp): the server answers both from one model call. VS Code,
+    -- which does not send `experimental.devstral`, gets no duplicate completion items.
     caps.textDocument = caps.textDocument or {}
     caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion
       or { dynamicRegistration = false }
+    caps.experimental = caps.experimental or {}
+    caps.experimental.devstral = { completionItems = M.config.completion_menu ~= false }
   end
   -- Code actions come with their command (not resolved to an edit): the plugin's command
   -- handlers then ask for instructions and show where generated tests went.
@@ -250,6 +254,7 @@ local function on_attach(client, bufnr)
     vim.bo[bufnr].omnifunc = 'v:lua.vim.lsp.omnifunc'
   end
   require('devstral.ghost').attach(client, bufnr)
+  require('devstral.ghost').expand_menu_items(bufnr)
   if M.config.on_attach then
     M.config.on_attach(client, bufnr)
   end
