@@ -16,10 +16,11 @@ def create_server() -> DevstralServer:
         process,
         stats,
         sync,
+        usage,
     )
 
     server = DevstralServer()
     for feature in (lifecycle, process, folders, sync, completion, stats, actions,
-                    edit_workspace, next_edit):
+                    edit_workspace, next_edit, usage):
         feature.register(server)
     return server

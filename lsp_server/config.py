@@ -65,6 +65,12 @@ class Settings:
     next_edit: Literal["auto", "onPause", "invoked", "off"] = "auto"
     """Next-edit suggestions: onPause (asked for when you pause after an edit), invoked (only
     on request) or off; auto = onPause for a local (loopback) endpoint, invoked otherwise."""
+    daily_budget_usd: float | None = None
+    """USD per day (all sessions); when reached, automatic completions pause and invoked
+    requests say so without calling the model. User settings only (never a project file)."""
+    prices: dict[str, Any] | None = None
+    """Price overrides, USD per million tokens, keyed by model id or id prefix:
+    `{"my-model": {"input": 0.1, "cachedInput": 0.01, "output": 0.3}}`."""
 
 
 _BOUNDS: dict[str, tuple[float, float]] = {
@@ -100,9 +106,25 @@ def _convert_field(name: str, value: Any) -> Any:
     """Structure one value into its field's type, or raise ValueError with a reason."""
     field = _FIELDS[name]
     if value is None:
-        if field.default is not None and name not in {"base_url", "model", "api_key"}:
+        if field.default is not None and name not in {"base_url", "model", "api_key",
+                                                      "daily_budget_usd", "prices"}:
             raise ValueError("must not be null")
         return None
+    if name == "daily_budget_usd":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ValueError("must be a number of US dollars >= 0 (or null for no budget)")
+        return float(value)
+    if name == "prices":
+        from .usage.prices import parse_price
+
+        if not isinstance(value, Mapping):
+            raise ValueError("must be an object keyed by model id")
+        for model_id, entry in value.items():
+            try:
+                parse_price(entry)
+            except ValueError as exc:
+                raise ValueError(f"entry '{model_id}' {exc}") from None
+        return dict(value)
     if name == "provider":
         if not isinstance(value, str) or value.lower() not in PRESETS:
             raise ValueError(f"must be one of {', '.join(PRESETS)}")
@@ -256,6 +278,8 @@ def prompt_mode_problem(settings: Settings) -> str | None:
 
 
 PROJECT_FILE = ".devstral.json"
+USER_ONLY = frozenset({"dailyBudgetUsd", "prices"})
+"""A repository must not raise the user's budget nor price its model at zero."""
 _KEY_VARS = ("DEVSTRAL_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY",
              "BAZAARLINK_API_KEY")
 
@@ -284,7 +308,10 @@ def project_layer(
     allowed: dict[str, Any] = {}
     refused: list[str] = []
     for key, value in layer.items():
-        if key == "apiKey":
+        if key in USER_ONLY:
+            refused.append(f"{PROJECT_FILE}: '{key}' is refused in project settings; it is "
+                           "yours to set, in your editor settings")
+        elif key == "apiKey":
             refused.append(f"{PROJECT_FILE}: 'apiKey' is refused in project settings; set the "
                            "key in your environment or editor settings")
         elif key in ("baseUrl", "provider") and user_key:

@@ -176,6 +176,18 @@ class DevstralServer(LanguageServer):
         """Loading what the first completion needs (`start_warm_up`); done = warm."""
         self._model_endpoint: Endpoint | None = None
         self.user = UserMessages(self)
+        from .features.status import StatusTracker
+        from .usage.accounting import UsageAccounting
+        from .usage.store import UsageStore, state_dir
+
+        self.status = StatusTracker(self._send_status)
+        self.usage = UsageAccounting(
+            UsageStore(state_dir(self.environ)),
+            provider=lambda: self.endpoint.provider,
+            prices=lambda: self.settings.prices,
+            budget_usd=lambda: self.settings.daily_budget_usd,
+        )
+        self._flush_handle: asyncio.TimerHandle | None = None
         from .completion.pipeline import CompletionPipeline
 
         self.pipeline = CompletionPipeline(
@@ -184,6 +196,8 @@ class DevstralServer(LanguageServer):
             model=self.model_client,
             build_context=self.build_completion_context,
             user=self.user,
+            budget=self.budget_refusal,
+            status=self,
         )
         from .context.engine import ContextEngine
         from .context.live import LiveContext
@@ -233,6 +247,8 @@ class DevstralServer(LanguageServer):
         set_level(settings.log_level)
         if changed:
             self.pipeline.settings_changed()
+            if self.config_ready.is_set():
+                self.budget_refusal()
         if not announce:
             return problems
         problems = [p for p in self._pending_problems + problems if p not in self._announced]
@@ -294,11 +310,71 @@ class DevstralServer(LanguageServer):
 
         if self._model is None or self._model_endpoint != self.endpoint:
             old = self._model
-            self._model = ModelClient(self.endpoint)
+            self._model = ModelClient(self.endpoint, observer=self, cache_scope=self.cache_scope)
             self._model_endpoint = self.endpoint
             if old is not None:
                 self._closing = asyncio.ensure_future(old.aclose())
         return self._model
+
+    # ----- usage, budget and status (the gateway's observer) -------------------------------
+    def cache_scope(self) -> str:
+        """The workspace, for the prompt cache key (the gateway hashes it before sending)."""
+        return "\n".join(sorted(str(r) for r in self.roots))
+
+    def budget_refusal(self) -> str | None:
+        """The daily budget's message once it is reached (and the status says paused)."""
+        message = self.usage.budget_message()
+        self.status.set_budget(message)
+        return message
+
+    def refusal(self, feature: str) -> str | None:
+        return self.budget_refusal()
+
+    def call_started(self, feature: str) -> None:
+        self.status.call_started()
+
+    def call_finished(self, feature: str) -> None:
+        self.status.call_finished()
+
+    def model_answered(self, feature: str, model: str, usage: Any) -> None:
+        usd = self.usage.record(feature, model, usage)
+        log.debug("%s call to %s: %d in (%d cached), %d out%s, $%.6f", feature, model,
+                  usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens,
+                  " (estimated)" if usage.estimated else "", usd)
+        self.status.answered()
+        self._schedule_flush()
+
+    def model_failed(self, feature: str, error: Any) -> None:
+        self.status.failed(f"Devstral: {error.message}")
+
+    def backoff(self, seconds: float) -> None:
+        self.status.backoff(seconds)
+
+    def document_withheld(self, uri: str) -> None:
+        reason = self.context.blocked_reason(uri)
+        if reason:
+            self.status.set_inactive(f"Devstral is off for this file: {reason}")
+
+    def _schedule_flush(self) -> None:
+        """Write the usage file about once a second, not once per completion."""
+        if self._flush_handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.usage.flush()
+            return
+
+        def flush() -> None:
+            self._flush_handle = None
+            self.usage.flush()
+
+        self._flush_handle = loop.call_later(1.0, flush)
+
+    def _send_status(self, params: dict[str, Any]) -> None:
+        from .features.status import STATUS_METHOD
+
+        self.protocol.notify(STATUS_METHOD, params)
 
     # ----- documents and context -----------------------------------------------------------
     @property

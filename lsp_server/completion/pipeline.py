@@ -41,6 +41,15 @@ class UserChannel(Protocol):
     def show_error(self, message: str) -> None: ...
 
 
+class StatusHooks(Protocol):
+    """What the pipeline tells the status line (`devstral/status`) beyond the gateway's
+    call events: a request skipped by backoff, a file that must not be sent."""
+
+    def backoff(self, seconds: float) -> None: ...
+
+    def document_withheld(self, uri: str) -> None: ...
+
+
 @dataclass
 class Suggestion:
     text: str
@@ -110,6 +119,8 @@ class CompletionPipeline:
         user: UserChannel,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        budget: Callable[[], str | None] = lambda: None,
+        status: StatusHooks | None = None,
     ) -> None:
         """`clock` and `sleep` are the time the pipeline lives in (a fake clock in unit tests
         drives debounce and backoff without waiting)."""
@@ -117,6 +128,8 @@ class CompletionPipeline:
         self._endpoint = endpoint
         self._model = model
         self._build_context = build_context
+        self._budget = budget
+        self.status = status
         self.user = user
         self.clock = clock
         self.sleep = sleep
@@ -181,6 +194,13 @@ class CompletionPipeline:
                 log.debug("no completion: %s", problem)
             return None
 
+        if (reached := self._budget()) is not None:
+            # Automatic requests pause with one message; an invoked one says why, each time.
+            if invoked or reached not in self._shown_problems:
+                self._shown_problems.add(reached)
+                self.user.show_error(reached)
+            return None
+
         # Cheap key on the text around the cursor: a repeated position is answered before the
         # debounce without building the context.
         window_key = text_key(uri, read(offset - 3000, offset), read(offset, offset + 1000))
@@ -213,6 +233,8 @@ class CompletionPipeline:
         prepare_started = self.clock()
         ctx = self._build_context(uri, offset)
         if ctx is None:
+            if self.status is not None:
+                self.status.document_withheld(uri)
             return None
         request, multiline = self.prepare_request(ctx, read, offset)
         self.stats.last_prompt_tokens = ctx.token_counts.get("total", 0)
@@ -357,6 +379,11 @@ class CompletionPipeline:
         )
 
     def _report_failure(self, exc: BackendError) -> None:
+        if exc.kind == "budget":  # refused before any request: not an outage
+            if exc.message not in self._shown_problems:
+                self._shown_problems.add(exc.message)
+                self.user.show_error(exc.message)
+            return
         tell = self.health.record_failure(exc.message, exc.retry_after)
         wait = self.health.backoff_remaining()
         log.warning("completion failed (%s): %s; automatic requests wait %.1fs",

@@ -68,12 +68,15 @@ def register(server: DevstralServer) -> None:
                 ls.apply_settings()
         finally:
             ls.config_ready.set()
+        ls.budget_refusal()
+        ls.status.announce()
         ls.context.start(ls.roots)
         await _watch_files(ls)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: DevstralServer, params: None) -> None:
         ls.context.stop()
+        ls.usage.flush()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(

@@ -42,7 +42,15 @@ Feature = Literal["completion", "action", "agent", "nextEdit"]
 
 
 class GatewayObserver(Protocol):
-    """Told about every finished call: the usage meter and the status tracker listen."""
+    """Told about every call: the usage meter, the daily budget and the status tracker."""
+
+    def refusal(self, feature: Feature) -> str | None:
+        """A reason not to call the model at all (the daily budget), or None."""
+        ...
+
+    def call_started(self, feature: Feature) -> None: ...
+
+    def call_finished(self, feature: Feature) -> None: ...
 
     def model_answered(self, feature: Feature, model: str, usage: Usage) -> None: ...
 
@@ -159,12 +167,13 @@ class ModelClient:
         result = StreamResult(text="")
         body = self.wire_body(request.body, feature, stream=True)
         reported: Usage | None = None
-        async with self._deadline(timeout_s, feature):
-            reported = await self._stream_into(request, body, result, should_stop, started,
-                                               timeout_s)
-        result.total_s = time.monotonic() - started
-        result.usage = reported or estimate_usage(request_text(body), result.text)
-        self._answered(feature, str(body.get("model") or ""), result.usage)
+        async with self._observed(feature):
+            async with self._deadline(timeout_s, feature):
+                reported = await self._stream_into(request, body, result, should_stop, started,
+                                                   timeout_s)
+            result.total_s = time.monotonic() - started
+            result.usage = reported or estimate_usage(request_text(body), result.text)
+            self._answered(feature, str(body.get("model") or ""), result.usage)
         return result
 
     async def _stream_into(
@@ -253,24 +262,26 @@ class ModelClient:
             if tool_choice:
                 body["tool_choice"] = tool_choice
         body = self.wire_body({**body, **(extra_body or {})}, feature, stream=False)
-        async with self._deadline(timeout_s, feature):
-            response = await self._create(body, timeout_s)
-            choices = getattr(response, "choices", None) or []
-            message = choices[0].message if choices else None
-            content = message.content if message is not None else None
-            reply = ChatReply(
-                content=content if isinstance(content, str) else "",
-                tool_calls=calls_from_message(message) if message is not None else [],
-                finish_reason=getattr(choices[0], "finish_reason", None) if choices else None,
-                usage=Usage(),
-                empty=not choices,
-            )
-        reported = usage_from_wire(getattr(response, "usage", None))
-        if reported is None:
-            answer = reply.content + "".join(c.name + c.arguments for c in reply.tool_calls)
-            reported = estimate_usage(request_text(body), answer)
-        reply.usage = reported
-        self._answered(feature, str(body.get("model") or ""), reported)
+        async with self._observed(feature):
+            async with self._deadline(timeout_s, feature):
+                response = await self._create(body, timeout_s)
+                choices = getattr(response, "choices", None) or []
+                message = choices[0].message if choices else None
+                content = message.content if message is not None else None
+                reply = ChatReply(
+                    content=content if isinstance(content, str) else "",
+                    tool_calls=calls_from_message(message) if message is not None else [],
+                    finish_reason=(getattr(choices[0], "finish_reason", None) if choices
+                                   else None),
+                    usage=Usage(),
+                    empty=not choices,
+                )
+            reported = usage_from_wire(getattr(response, "usage", None))
+            if reported is None:
+                answer = reply.content + "".join(c.name + c.arguments for c in reply.tool_calls)
+                reported = estimate_usage(request_text(body), answer)
+            reply.usage = reported
+            self._answered(feature, str(body.get("model") or ""), reported)
         return reply
 
     async def _create(self, body: dict[str, Any], timeout_s: float) -> Any:
@@ -309,6 +320,26 @@ class ModelClient:
                 self.observer.model_answered(feature, model, usage)
             except Exception:  # accounting must never break a call that succeeded
                 log.exception("usage observer failed")
+
+    @contextlib.asynccontextmanager
+    async def _observed(self, feature: Feature) -> AsyncIterator[None]:
+        """Refuse when the observer says so (BackendError `budget`, no request sent); tell it
+        when a call starts and ends (however it ends)."""
+        observer = self.observer
+        if observer is None:
+            yield
+            return
+        reason = observer.refusal(feature)
+        if reason is not None:
+            raise BackendError("budget", reason)
+        observer.call_started(feature)
+        try:
+            yield
+        finally:
+            try:
+                observer.call_finished(feature)
+            except Exception:
+                log.exception("observer failed")
 
     @contextlib.asynccontextmanager
     async def _deadline(self, timeout_s: float, feature: Feature | None) -> AsyncIterator[None]:

@@ -43,6 +43,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--tokens-per-s", type=float, default=None, help="token rate of the default reply"
     )
+    parser.add_argument(
+        "--usage-profile", choices=("openai", "mistral", "none"), default="openai",
+        help="how usage is reported (mistral: with prompt-cache hits; none: never)",
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log each request to stderr")
     return parser.parse_args(argv)
 
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         echo_prefix=not args.no_echo_prefix,
         default=choose,
         port=args.port,
+        usage_profile=args.usage_profile,
     )
     backend.enqueue(*scripted)
     stop = threading.Event()

@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -241,6 +242,13 @@ class FakeBackend:
             at the start of the answer (vLLM's ``continue_final_message`` never echoes).
         default: reply used when the queue is empty (see module docs).
         port: TCP port, 0 for an ephemeral one.
+        usage_profile: how usage is reported, like real providers: ``openai`` (in every
+            non-streamed answer; in a stream's last chunk only when
+            ``stream_options.include_usage`` is asked), ``mistral`` (the same, plus
+            ``prompt_tokens_details.cached_tokens``: a request repeating the prompt prefix of
+            the previous request with the same ``prompt_cache_key`` reports that prefix as
+            cached, in multiples of 64 tokens) or ``none`` (no usage at all, like some local
+            servers). An attribute: tests may change it between requests.
     """
 
     def __init__(
@@ -250,8 +258,11 @@ class FakeBackend:
         echo_prefix: bool = True,
         default: ReplySource | None = None,
         port: int = 0,
+        usage_profile: str = "openai",
     ) -> None:
         self.models = list(models)
+        self.usage_profile = usage_profile
+        self._prompt_cache: dict[str, str] = {}
         self.echo_prefix = echo_prefix
         self.default: ReplySource | None = default
         self._requested_port = port
@@ -605,12 +616,14 @@ class FakeBackend:
 
         model = body.get("model") if isinstance(body.get("model"), str) else self.models[0]
         meta = wire.Meta.new(style, model or "fake-model")
-        gen = wire.plan_generation(reply, body, style, self.echo_prefix)
+        gen = self._with_cache(wire.plan_generation(reply, body, style, self.echo_prefix), body,
+                               style)
+        usage = reply.usage and self.usage_profile != "none"
         empty = kind == "empty_choices"
         stream = rec.stream or kind == "malformed_sse"
 
         if not stream:
-            obj = wire.non_stream_body(style, gen, meta, usage=reply.usage, empty_choices=empty)
+            obj = wire.non_stream_body(style, gen, meta, usage=usage, empty_choices=empty)
             await _sleep_until(
                 rec.t_received + reply.first_token_delay(gen.prompt_tokens)
                 + self._generation_time(reply, gen)
@@ -632,10 +645,29 @@ class FakeBackend:
             meta,
             chunk_chars=reply.chunk_chars,
             include_usage=include_usage,
-            usage=reply.usage,
+            usage=usage,
             empty_choices=empty,
         )
         await self._stream(conn, rec, reply, events, ex, reply.first_token_delay(gen.prompt_tokens))
+
+    def _with_cache(self, gen: wire.Generation, body: dict[str, Any],
+                    style: wire.Style) -> wire.Generation:
+        """Mistral-like prompt caching (``usage_profile="mistral"``): the prefix shared with
+        the previous prompt under the same ``prompt_cache_key`` is cached, 64 tokens at a
+        time; no key, no hit."""
+        if self.usage_profile != "mistral":
+            return gen
+        key = body.get("prompt_cache_key")
+        if not isinstance(key, str):
+            return dataclasses.replace(gen, cached_tokens=0)
+        text = wire.prompt_text(style, body)
+        with self._lock:
+            previous = self._prompt_cache.get(key, "")
+            self._prompt_cache[key] = text
+        shared = next((i for i, (a, b) in enumerate(zip(previous, text, strict=False)) if a != b),
+                      min(len(previous), len(text)))
+        cached = (shared // wire.CHARS_PER_TOKEN) // 64 * 64
+        return dataclasses.replace(gen, cached_tokens=min(cached, gen.prompt_tokens))
 
     @staticmethod
     def _generation_time(reply: Reply, gen: wire.Generation) -> float:

@@ -81,13 +81,19 @@ class Generation:
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int | None = None
+    """Mistral-like prompt cache hits (``prompt_tokens_details.cached_tokens``); None: the
+    field is absent, as on servers without prompt caching."""
 
-    def usage(self) -> dict[str, int]:
-        return {
+    def usage(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
         }
+        if self.cached_tokens is not None:
+            out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return out
 
 
 def estimate_tokens(text: str) -> int:
@@ -128,6 +134,11 @@ def _stop_list(body: dict[str, Any]) -> list[str]:
     if isinstance(stop, list):
         return [s for s in stop if isinstance(s, str) and s]
     return []
+
+
+def prompt_text(style: Style, body: dict[str, Any]) -> str:
+    """The text a request asks the model to read (what prompt caching can reuse)."""
+    return _prompt_text(style, body)
 
 
 def _prompt_text(style: Style, body: dict[str, Any]) -> str:
