@@ -1,4 +1,4 @@
-"""Command line: `serve` (the default), `complete`, `prompt` and `doctor`.
+"""Command line: `serve` (the default), `complete`, `prompt`, `doctor` and `usage`.
 
 `complete` and `prompt` run the very pipeline the language server runs, so what a user sees
 here is what their editor gets; `prompt` shows the exact request body without sending it.
@@ -143,6 +143,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
             )
         finally:
             await server.model_client().aclose()
+            server.usage.flush()  # the CLI's calls count towards the day too
 
     suggestion = asyncio.run(run())
     if suggestion is None:
@@ -228,6 +229,56 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         return EXIT_BACKEND
 
     return asyncio.run(check())
+
+
+def cmd_usage(args: argparse.Namespace) -> int:
+    """Today's totals (every editor session of this user) and the last days, from the state
+    file; `--json` prints the `devstral/usage` shape (`session` is null: no server runs)."""
+    import datetime
+    import os
+
+    from .config import build_settings
+    from .usage.meter import Totals
+    from .usage.store import UnsafeStateDir, UsageStore, state_dir
+
+    settings, _problems = build_settings(os.environ)
+    store = UsageStore(state_dir())
+    try:
+        days = store.days()
+    except (UnsafeStateDir, OSError) as exc:
+        print(f"devstral-lsp: cannot read the usage file: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    today = datetime.date.today().isoformat()
+    totals = days.get(today, Totals.empty())
+    budget = settings.daily_budget_usd
+    reached = budget is not None and totals.all.usd >= budget
+    if args.json:
+        recent = sorted(days)[-args.days:]
+        print(json.dumps({"today": totals.to_wire(), "session": None, "dailyBudgetUsd": budget,
+                          "budgetReached": reached,
+                          "days": {d: days[d].to_wire() for d in recent}}, indent=2))
+        return 0
+    print(f"usage file: {store.path}")
+    header = f"{'':12} {'requests':>8} {'tokens in':>10} {'cached':>9} {'out':>9} {'USD':>10}"
+    print(header)
+
+    def row(name: str, t: Any) -> None:
+        mark = " (estimated)" if t.estimated else ""
+        print(f"{name:12} {t.requests:>8} {t.tokens_in:>10} {t.tokens_cached:>9} "
+              f"{t.tokens_out:>9} {t.usd:>10.4f}{mark}")
+
+    print(f"today ({today}):")
+    row("  all", totals.all)
+    for name, tally in totals.by_feature.items():
+        if tally.requests:
+            row(f"  {name}", tally)
+    for day in sorted(days)[-args.days:]:
+        if day != today:
+            row(day, days[day].all)
+    if budget is not None:
+        state = "REACHED" if reached else f"${budget - totals.all.usd:.4f} left"
+        print(f"daily budget: ${budget:.2f} ({state})")
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -319,6 +370,11 @@ def build_parser() -> argparse.ArgumentParser:
                             help="show resolved settings, check the endpoint and the model")
     doctor.add_argument("--timeout", type=float, default=10.0)
     doctor.set_defaults(func=cmd_doctor)
+    usage = sub.add_parser("usage", parents=[common],
+                           help="tokens and USD today (all sessions) and the last days")
+    usage.add_argument("--json", action="store_true", help="machine-readable output")
+    usage.add_argument("--days", type=int, default=7, help="how many past days to list")
+    usage.set_defaults(func=cmd_usage)
     # Bare `devstral-lsp [--tcp …] [-v] [--log-file …]` means `serve`.
     parser.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
     parser.add_argument("--log-file", metavar="PATH", help=argparse.SUPPRESS)

@@ -212,6 +212,8 @@ class CompletionPipeline:
         debounce_s = 0.0
         if not invoked and not self.health.allow_automatic():
             self.stats.backoff_skips += 1
+            if self.status is not None:
+                self.status.backoff(self.health.backoff_remaining())
             return None
         # A call already running for this text answers this request too, invoked or not: an
         # editor asking for ghost text and for menu items at once must not pay twice.

@@ -84,9 +84,9 @@ class StatusTracker:
             kind, state, message = "Normal", "ready", ""
         return {"kind": kind, "state": state, "message": message, "busy": busy}
 
-    def _emit(self, force: bool = False) -> None:
+    def _emit(self) -> None:
         now = self.current()
-        if now == self.last and not force:
+        if now == self.last:
             return
         self.last = now
         try:
@@ -95,5 +95,5 @@ class StatusTracker:
             log.debug("could not send %s", STATUS_METHOD, exc_info=True)
 
     def announce(self) -> None:
-        """Send the current status even if unchanged (after `initialized`)."""
-        self._emit(force=True)
+        """Send the first status (after `initialized`); later calls send only changes."""
+        self._emit()

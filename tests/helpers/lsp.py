@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -40,11 +41,16 @@ def load_capabilities(name: str) -> types.ClientCapabilities:
     return default_converter().structure(raw, types.ClientCapabilities)
 
 
+_STATE_HOME = tempfile.mkdtemp(prefix="devstral-test-state-")
+"""Servers under test keep their usage file here, never in the user's own state dir."""
+
+
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The test process's environment without any real key or endpoint, plus `extra`."""
     env = {k: v for k, v in os.environ.items()
            if k not in _SCRUB and not k.startswith("DEVSTRAL_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["XDG_STATE_HOME"] = _STATE_HOME
     env.update(extra or {})
     return env
 
