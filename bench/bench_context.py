@@ -149,6 +149,45 @@ def retype_site(text: str, offset: int, limit: int = 60) -> tuple[str, int, str]
     return text[: start + indent] + text[end:], start + indent, typed
 
 
+HELDOUT_LANGS = {".py": "python", ".ts": "typescript", ".rs": "rust"}
+_COMMENT_STARTS = ("#", "//", "/*", "*")
+
+
+def heldout(root: Path, budget: int) -> int:
+    """Call sites listed in ROOT/sites.json: does the prompt show the callee's signature?"""
+    root = root.resolve()
+    sites = json.loads((root / "sites.json").read_text())
+    engine = ContextEngine(roots=[root], budget_tokens=budget)
+    engine.start()
+    engine.wait_until_indexed()
+    by_cause: dict[str, list[int]] = {}
+    for site in sites:
+        path = root / site["file"]
+        text = path.read_text(encoding="utf-8")
+        call = site["call"]
+        offset = text.index(call) + call.index("(") + 1
+        ctx = engine.build(uri=path.as_uri(), text=text, offset=offset,
+                           language_id=HELDOUT_LANGS[path.suffix], open_documents={})
+        want = [d for d in engine.index.lookup(site["name"])
+                if d.path == root / site["def"] and d.container == site.get("container")]
+        assert len(want) == 1, (site, want)
+        d = want[0]
+        source = (root / site["def"]).read_text(encoding="utf-8").split("\n")
+        sig = next(line.strip() for line in source[d.start_line:]
+                   if site["name"] in line and not line.strip().startswith(_COMMENT_STARTS))
+        label = engine.label(d.path)
+        hit = any(s.kind == "definition" and s.path == label and sig in s.text
+                  for s in ctx.snippets)
+        by_cause.setdefault(site["cause"], []).append(int(hit))
+        print(f"{'hit ' if hit else 'MISS'} {site['cause']:22} {site['file']}: {call}")
+    engine.stop()
+    total = [h for hits in by_cause.values() for h in hits]
+    for cause, hits in by_cause.items():
+        print(f"{cause:22} {sum(hits)}/{len(hits)}")
+    print(f"callee signature in the prompt: {sum(total)}/{len(total)}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--root", action="append", type=Path)
@@ -157,7 +196,11 @@ def main() -> int:
     ap.add_argument("--max-files", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--typing-sites", type=int, default=30)
+    ap.add_argument("--heldout", type=Path,
+                    help="only measure the held-out call sites in DIR (DIR/sites.json)")
     args = ap.parse_args()
+    if args.heldout:
+        return heldout(args.heldout, args.budget)
     roots = args.root or [Path(sysconfig.get_paths()["stdlib"])]
 
     engine = ContextEngine(roots=roots, budget_tokens=args.budget, max_index_files=args.max_files)

@@ -110,7 +110,9 @@ def rank_names(
     ranked: dict[str, NameInfo] = {}
 
     def note(name: str, score: float, qualifier: str | None, attr: bool, primary: bool) -> None:
-        if len(name) < 2 or name in _BUILTINS or name.lower() in STOP_WORDS:
+        # Stop words are lower-case keywords; `nodes.Continue(` or `If` is a class name.
+        stop = name in STOP_WORDS or (name.lower() in STOP_WORDS and not name[0].isupper())
+        if len(name) < 2 or name in _BUILTINS or (stop and not primary):
             if name not in imports:
                 return
         old = ranked.get(name)
@@ -210,8 +212,53 @@ def _module_target(module: str, here: Path | None) -> tuple[tuple[str, ...], boo
             base_dir = base_dir.parent
         rest = [p for p in module[dots:].split(".") if p]
         return (*base_dir.parts, *rest), True
+    if here is not None and module.split("::", 1)[0] in ("crate", "super", "self"):
+        return _rust_module(module.split("::"), here), True
     names = re.split(r"::|[./]", module)
     return tuple(p for p in names if p and p not in ("crate", "self", "super")), False
+
+
+def _rust_module(path: list[str], here: Path) -> tuple[str, ...]:
+    """Directory parts (as `_path_key` gives them) of a Rust `crate::`/`super::`/`self::` path
+    used in `here`: the crate root is the nearest `src` directory (Cargo's layout), `self` the
+    file's own module (`a/b.rs` is `a::b`, `a/mod.rs` is `a`), each `super` one level up."""
+    dirs = list(here.parent.parts)
+    if path[0] == "crate":
+        root = max((i for i, part in enumerate(dirs) if part == "src"), default=len(dirs) - 1)
+        return (*dirs[: root + 1], *path[1:])
+    stem = here.name.split(".", 1)[0]
+    current = dirs if stem in ("mod", "lib", "main") else [*dirs, stem]
+    k = 0
+    if path[0] == "self":
+        k = 1
+    while k < len(path) and path[k] == "super":
+        current = current[:-1]
+        k += 1
+    return (*current, *path[k:])
+
+
+_TYPE_OF = (
+    # `self._live = Live(`, `this.client = new Client(`, `x := Foo{`, `let x = Foo::new(`
+    r"\b{q}\s*(?::\s*[\w.\[\], ]+)?\s*:?=\s*(?:new\s+|await\s+|&)?([A-Z]\w*)(?:::new)?\s*[({{]",
+    # `url: URL`, `x: &mut Foo`, `url: httpx.URL`
+    r"\b{q}\s*\??:\s*&?(?:mut\s+)?(?:[a-z_]\w*\.)*([A-Z]\w*)\b",
+    # Go parameters and fields: `c *Client`, `c Client`
+    r"\b{q}\s+\*?([A-Z]\w*)\b",
+)
+
+
+def receiver_type(text: str, offset: int, qualifier: str) -> str | None:
+    """The class of `qualifier` in `qualifier.method(`, from the nearest assignment from a
+    constructor or type annotation above the cursor; None when the text does not say."""
+    if not qualifier or qualifier in ("self", "this", "cls"):
+        return None
+    window = text[max(0, offset - 20000) : offset]
+    best: tuple[int, str] | None = None
+    for pattern in _TYPE_OF:
+        for m in re.finditer(pattern.format(q=re.escape(qualifier)), window):
+            if best is None or m.start() > best[0]:
+                best = (m.start(), m.group(1))
+    return best[1] if best else None
 
 
 def _def_rank(
@@ -288,6 +335,9 @@ def definitions_near(
             continue  # `__init__`, `get`, ...: hopeless without a module to resolve to
         if info.attr_only and not hints and not name[0].isupper():
             defs = [d for d in defs if d.kind in ("method", "function")]
+            owner = receiver_type(text, offset, info.qualifier or "")
+            if owner is not None and any(d.container == owner for d in defs):
+                defs = [d for d in defs if d.container == owner]
         elif info.bare_only:
             defs = [d for d in defs if d.kind != "method"]
         if not defs:

@@ -240,7 +240,8 @@ class _Extractor:
         start = lead if lead is not None else self.lead_start(node)
         head = ""
         if start is not node:
-            head = self.src[start.start_byte : node.start_byte].decode("utf-8", errors="replace")
+            head = _short_lead(
+                self.src[start.start_byte : node.start_byte].decode("utf-8", errors="replace"))
         indent = " " * start.start_point[1]
         text = indent + head + summary
         if sig_len and kind in ("function", "method"):
@@ -635,6 +636,17 @@ def _descendants(node: Node, type_name: str) -> Iterator[Node]:
             yield cur
         else:
             stack.extend(cur.named_children)
+
+
+def _short_lead(head: str) -> str:
+    """Comments/attributes above a definition, at most MAX_DOC_LINES lines: a long doc comment
+    keeps its first lines and the lines right above the definition (attributes, decorators),
+    so the clipped snippet still reaches the signature."""
+    lines = head.split("\n")
+    if len(lines) - 1 <= MAX_DOC_LINES:
+        return head
+    keep_tail = 3  # the last comment/attribute lines and the definition line's indentation
+    return "\n".join(lines[: MAX_DOC_LINES - keep_tail + 1] + lines[-keep_tail:])
 
 
 def _clip_lines(text: str, max_lines: int) -> str:

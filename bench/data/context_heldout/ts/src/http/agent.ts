@@ -1,0 +1,5 @@
+export class Agent {
+  send(packet: Uint8Array): number {
+    return packet.length;
+  }
+}

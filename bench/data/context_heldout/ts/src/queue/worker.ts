@@ -1,0 +1,5 @@
+export class Worker {
+  send(message: string): void {
+    console.log(message);
+  }
+}
