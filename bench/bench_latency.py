@@ -132,13 +132,16 @@ class Typist:
         return pending
 
 
-async def typing_variant(fb: FakeBackend, opts: Options, variant: str) -> dict[str, Any]:
+async def typing_variant(fb: FakeBackend, opts: Options, variant: str, *,
+                         reply: Reply | None = None,
+                         env: dict[str, str] | None = None) -> dict[str, Any]:
+    """One trace; `reply` and `env` (extra server environment) let bench_cost.py reuse it."""
     cancel = variant == "vscode"
     settings: dict[str, Any] = {}
     if opts.debounce_ms is not None:
         settings["debounceMs"] = opts.debounce_ms
-    fb.default = model_reply(opts)
-    lsp = await LspClient.spawn(server_env(fb.base_url), settings=settings)
+    fb.default = reply or model_reply(opts)
+    lsp = await LspClient.spawn(server_env(fb.base_url, **(env or {})), settings=settings)
     try:
         await lsp.initialize("vscode-inline" if cancel else "neovim-0.11.4")
         text = python_source(opts.file_lines)
