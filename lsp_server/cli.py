@@ -172,7 +172,8 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     request, _multiline = server.pipeline.prepare_request(ctx, doc.text_range, offset)
     out = {
         "url": f"{endpoint.base_url}{request.path}" if endpoint.base_url else request.path,
-        "body": request.body,
+        # Exactly what the gateway sends: provider fields (prompt cache key, usage) included.
+        "body": server.model_client().wire_body(request.body, "completion", stream=True),
     }
     print(json.dumps(out, indent=2, ensure_ascii=False))
     notes = [f"tokens: {json.dumps(ctx.token_counts)}" if ctx.token_counts else "",

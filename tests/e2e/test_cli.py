@@ -33,6 +33,8 @@ def test_prompt_prints_the_body_and_sends_nothing(fake: FakeBackend) -> None:
     shown = json.loads(out.stdout)
     assert shown["url"] == f"{fake.base_url}/chat/completions"
     assert shown["body"]["stream"] is True
+    assert shown["body"]["stream_options"] == {"include_usage": True}
+    assert shown["body"]["prompt_cache_key"].startswith("dlsp-")
     assert "    for _ in range(n):\n        {{FILL_HERE}}\n    return a" in (
         shown["body"]["messages"][-1]["content"])
     assert "tokens:" in out.stderr

@@ -134,15 +134,23 @@ async def test_local_runtimes_get_no_cache_key(tmp_path: Path) -> None:
         assert req.body["stream_options"] == {"include_usage": True}
 
 
-async def test_reported_usage_with_cached_tokens_is_priced(tmp_path: Path) -> None:
-    with FakeBackend(models=[MODEL], usage_profile="mistral") as fb:
+async def _complete_and_measure(state: Path, profile: str, columns: list[int]
+                                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Invoked completions at `columns` of the last line against a fake reporting usage as
+    `profile`; the server's `devstral/usage` answer and the bodies the fake received."""
+    with FakeBackend(models=[MODEL], usage_profile=profile) as fb:
         fb.default = Reply.text(" + b")
-        async with lsp_session(_env(fb, tmp_path / "state"), root=tmp_path) as (lsp, _):
-            uri = (tmp_path / "calc.py").as_uri()
+        async with lsp_session(_env(fb, state), root=state.parent) as (lsp, _):
+            uri = (state.parent / "calc.py").as_uri()
             open_doc(lsp, uri, TEXT)
-            await inline(lsp, uri, LINE, COL)
-            await inline(lsp, uri, LINE, COL - 1)
+            for col in columns:
+                await inline(lsp, uri, LINE, col)
             usage = await _usage(lsp)
+        return usage, [r.body for r in fb.completion_requests]
+
+
+async def test_reported_usage_with_cached_tokens_is_priced(tmp_path: Path) -> None:
+    usage, bodies = await _complete_and_measure(tmp_path / "state", "mistral", [COL, COL - 1])
     session = usage["session"]
     completion = session["byFeature"]["completion"]
     assert completion["requests"] == 2 and session["requests"] == 2
@@ -156,8 +164,7 @@ async def test_reported_usage_with_cached_tokens_is_priced(tmp_path: Path) -> No
     assert usage["today"]["requests"] == 2 and usage["dailyBudgetUsd"] is None
     assert usage["budgetReached"] is False
     # What the fake reported is what was counted.
-    assert completion["tokensIn"] == sum(_fake_prompt_tokens(r.body)
-                                         for r in fb.completion_requests)
+    assert completion["tokensIn"] == sum(_fake_prompt_tokens(b) for b in bodies)
 
 
 def _fake_prompt_tokens(body: dict[str, Any]) -> int:
@@ -167,13 +174,7 @@ def _fake_prompt_tokens(body: dict[str, Any]) -> int:
 
 
 async def test_no_reported_usage_is_estimated_with_tekken(tmp_path: Path) -> None:
-    with FakeBackend(models=[MODEL], usage_profile="none") as fb:
-        fb.default = Reply.text(" + b")
-        async with lsp_session(_env(fb, tmp_path / "state"), root=tmp_path) as (lsp, _):
-            uri = (tmp_path / "calc.py").as_uri()
-            open_doc(lsp, uri, TEXT)
-            await inline(lsp, uri, LINE, COL)
-            usage = await _usage(lsp)
+    usage, _bodies = await _complete_and_measure(tmp_path / "state", "none", [COL])
     completion = usage["session"]["byFeature"]["completion"]
     assert usage["session"]["estimated"] is True and completion["estimated"] is True
     assert completion["tokensCached"] == 0 and completion["tokensOut"] >= 1
@@ -256,13 +257,8 @@ async def test_status_inactive_for_a_secret_file(tmp_path: Path) -> None:
 
 async def test_usage_cli_reads_what_the_server_stored(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    with FakeBackend(models=[MODEL], usage_profile="mistral") as fb:
-        fb.default = Reply.text(" + b")
-        async with lsp_session(_env(fb, state), root=tmp_path) as (lsp, _):
-            uri = (tmp_path / "calc.py").as_uri()
-            open_doc(lsp, uri, TEXT)
-            await inline(lsp, uri, LINE, COL)
-            served = (await _usage(lsp))["today"]
+    usage, _bodies = await _complete_and_measure(state, "mistral", [COL])
+    served = usage["today"]
     env = server_env({"XDG_STATE_HOME": str(state), "DEVSTRAL_PROVIDER": "mistral"})
     out = subprocess.run([sys.executable, "-m", "lsp_server", "usage", "--json"], env=env,
                          cwd=REPO, capture_output=True, text=True, timeout=60)
