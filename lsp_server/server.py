@@ -1,17 +1,14 @@
 """The language server: owns settings, documents, the model client and the pipelines.
 
-Feature handlers live in `features/` and stay thin; this module holds the state they share and
-the protocol adjustments pygls needs for us:
-- pygls' own document store re-splits the whole text on every change (O(file)), so document
-  sync notifications bypass it and go to our line-indexed `DocumentStore` only;
-- UTF-8 positions are preferred whenever the client offers them (cheaper on our side and what
-  Neovim uses natively), UTF-16 otherwise.
+Feature handlers live in `features/` and stay thin; this module holds the state they share.
+The workarounds for pygls (document sync bypassing its store, invalid params, the future leak,
+cancelling commands) are in `pygls_fixes.py`; here UTF-8 positions are preferred whenever the
+client offers them (cheaper on our side and what Neovim uses natively), UTF-16 otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import os
@@ -21,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import lsp_method
 
 from . import __version__
 from .config import PROJECT_FILE, Endpoint, build_settings, resolve_endpoint
 from .context.types import PromptContext
 from .documents import DocumentStore, PositionEncoding
+from .pygls_fixes import FixedProtocol
 
 if TYPE_CHECKING:
     from .model.client import ModelClient
@@ -49,72 +46,10 @@ def uri_to_path(uri: str) -> Path | None:
     return Path(path)
 
 
-_ANSWERED = object()
-"""Stands for a message already answered (or dropped) while it was being parsed."""
-
-
-class DevstralProtocol(LanguageServerProtocol):
-    """pygls' protocol with document sync routed to our store and UTF-8 preferred."""
+class DevstralProtocol(FixedProtocol):
+    """pygls' protocol with its workarounds (`pygls_fixes`) and UTF-8 preferred."""
 
     _server: DevstralServer
-
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        """Answer a request whose params do not fit its type with -32602 and its own id.
-
-        pygls raises without the id, so the editor would wait forever for a reply (and the
-        user would get an "Error in server" popup); a bad notification is logged and dropped.
-        """
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            method = data.get("method") if isinstance(data, dict) else None
-            if not isinstance(method, str):
-                raise
-            msg_id = data.get("id")
-            if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool):
-                log.warning("invalid params for %s (request %r): %s", method, msg_id, exc)
-                self._send_response(msg_id, None, JsonRpcInvalidParams(
-                    f"Invalid params for {method}").to_response_error())
-            else:  # a notification, or an id no response could carry
-                log.warning("invalid message for %s dropped: %s", method, exc)
-            return _ANSWERED
-
-    def handle_message(self, message: Any) -> Any:
-        if message is _ANSWERED:
-            return None
-        return super().handle_message(message)
-
-    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any,
-                         args: Any = None, kwargs: Any = None) -> None:
-        """pygls' execution, minus its leak: a finished handler's future leaves
-        `_request_futures`.
-
-        pygls 2.1 files the future of every async, threaded or generator handler under its
-        message id, but only a request's reply removes it. Notifications (and the steps of
-        generator handlers) run under fresh uuids nobody removes, so each `didChange` (our
-        sync overrides are generators) kept a done Future, its Condition and the uuid:
-        ~1.2 KB per notification, forever.
-        """
-        super()._execute_handler(msg_id, handler, callback, args, kwargs)
-        future = self._request_futures.get(msg_id)
-        if future is not None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # not on the event loop: leave pygls' bookkeeping alone
-                return
-            future.add_done_callback(functools.partial(self._forget_future, loop, msg_id))
-
-    def _forget_future(self, loop: asyncio.AbstractEventLoop, msg_id: Any, future: Any) -> None:
-        # Deferred to the loop: the callback can run while pygls iterates the dict (shutdown
-        # cancels every pending future) or on a worker thread (threaded handlers).
-        def drop() -> None:
-            if self._request_futures.get(msg_id) is future:
-                del self._request_futures[msg_id]
-
-        try:
-            loop.call_soon_threadsafe(drop)
-        except RuntimeError:  # the loop is closed: the process is exiting anyway
-            pass
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(
@@ -130,21 +65,6 @@ class DevstralProtocol(LanguageServerProtocol):
         result = yield from super().lsp_initialize(params)
         self._server.after_initialize(result)
         return result
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
-    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
-            yield handler, (params,), None
-
-    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
-    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams):
-        if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CLOSE)) is not None:
-            yield handler, (params,), None
 
 
 class DevstralServer(LanguageServer):

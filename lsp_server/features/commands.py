@@ -17,7 +17,8 @@ from lsprotocol import types
 from pygls.protocol import default_converter
 
 from ..actions.propose import ActionFailed, Reply, reply_from_chat
-from .progress import Cancelled, Progress, link_request_cancel
+from ..pygls_fixes import link_request_cancel
+from .progress import Cancelled, Progress
 
 if TYPE_CHECKING:
     from ..edits.workspace_edit import EditCapabilities

@@ -5,7 +5,7 @@ client supports server-created progress. Three ways stop it, and each closes the
 connection by cancelling the task that awaits the model: the progress UI's cancel
 (`window/workDoneProgress/cancel`, raising `Cancelled`), `$/cancelRequest` of the request (pygls
 cancels the handler task) and `$/cancelRequest` of a `workspace/executeCommand`, which pygls does
-not forward to the command's task (`link_request_cancel` chains them).
+not forward to the command's task (`pygls_fixes.link_request_cancel` chains them).
 """
 
 from __future__ import annotations
@@ -97,26 +97,3 @@ class Progress:
 def _current_cancelling() -> bool:
     task = asyncio.current_task()
     return bool(task is not None and task.cancelling())
-
-
-def link_request_cancel(ls: DevstralServer) -> None:
-    """Make `$/cancelRequest` of a `workspace/executeCommand` cancel this handler task.
-
-    pygls runs commands through its built-in generator handler: the request's future is a
-    plain `Future` and the command's task has an internal id, so cancelling the request does
-    not reach the task (the model call would go on and apply its edit later). The task still
-    sees the request id in pygls' context variable; chain the two.
-    """
-    task = asyncio.current_task()
-    msg_id = ls.protocol.msg_id
-    futures = getattr(ls.protocol, "_request_futures", None)
-    outer = futures.get(msg_id) if futures is not None and msg_id is not None else None
-    if task is None or outer is None or outer is task:
-        return
-    loop = asyncio.get_running_loop()
-
-    def on_done(f: Any) -> None:
-        if f.cancelled() and not task.done():
-            loop.call_soon_threadsafe(task.cancel)
-
-    outer.add_done_callback(on_done)

@@ -2,40 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from lsp_server.app import create_server
 from lsp_server.context import tokens
-
-
-def test_notifications_leave_no_futures_behind() -> None:
-    """pygls 2.1 kept a done Future per generator/async notification under a fresh uuid."""
-
-    async def run() -> tuple[int, bool]:
-        server = create_server()
-        proto = server.protocol
-        uri = "file:///tmp/devstral-memory/x.py"
-
-        def send(method: str, params: dict[str, object]) -> None:
-            proto.handle_message(proto.structure_message(
-                {"jsonrpc": "2.0", "method": method, "params": params}))
-
-        send("textDocument/didOpen", {"textDocument": {
-            "uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}})
-        for version in range(2, 202):
-            send("textDocument/didChange", {
-                "textDocument": {"uri": uri, "version": version},
-                "contentChanges": [{"text": f"x = {version}\n"}]})
-        send("textDocument/didClose", {"textDocument": {"uri": uri}})
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        return len(proto._request_futures), server.documents.get(uri) is None
-
-    left, closed = asyncio.run(run())
-    assert left == 0
-    assert closed  # the notifications did run
 
 
 def test_token_memo_is_bounded_in_characters() -> None:
