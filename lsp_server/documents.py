@@ -51,6 +51,8 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
+from .text import split_lines
+
 __all__ = [
     "Change",
     "Document",
@@ -80,32 +82,7 @@ _BLOCK = 128
 per-edit work inside a block is O(block) but in C (a few µs at 128 lines); the block index is a
 Fenwick tree, so many small blocks cost little."""
 
-_LONE_CR_SPLIT = re.compile(r"(?<=\r)(?!\n)")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-
-
-def split_lines(text: str) -> list[str]:
-    """Split ``text`` into lines *with* their endings, on LSP line breaks only.
-
-    Always returns at least one element; every element but the last ends with a line break and
-    the last has none (it is ``""`` when the text ends with a line break).  ``str.splitlines``
-    cannot be used: it also splits on ``\\x0b``, ``\\x0c``, ``\\x1c``-``\\x1e``, ``\\x85``,
-    ``\\u2028`` and ``\\u2029``.  Splitting on ``\\n`` first is ~6x faster than a regex split on
-    large files; lone ``\\r`` (rare: classic Mac files) are handled per line afterwards.
-    """
-    parts = text.split("\n")
-    last = parts.pop()
-    lines = [part + "\n" for part in parts]
-    lines.append(last)
-    if "\r" not in text or text.count("\r") == text.count("\r\n"):
-        return lines
-    out: list[str] = []
-    for line in lines:
-        if "\r" in line and (line.count("\r") > 1 or not line.endswith("\r\n")):
-            out.extend(_LONE_CR_SPLIT.split(line))
-        else:
-            out.append(line)
-    return out
 
 
 def _ending_len(line: str) -> int:

@@ -15,7 +15,6 @@ import os
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -26,6 +25,8 @@ from .config import PROJECT_FILE, Endpoint, build_settings, resolve_endpoint
 from .context.types import PromptContext
 from .documents import DocumentStore, PositionEncoding
 from .pygls_fixes import FixedProtocol
+from .text import normalize_newlines
+from .uris import uri_to_path
 
 if TYPE_CHECKING:
     from .model.client import ModelClient
@@ -33,17 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("lsp_server")
 
 SERVER_NAME = "devstral-lsp"
-
-
-def uri_to_path(uri: str) -> Path | None:
-    """Filesystem path of a `file:` URI, or None for other schemes (untitled:, …)."""
-    parsed = urlparse(uri)
-    if parsed.scheme != "file":
-        return None
-    path = unquote(parsed.path)
-    if os.name == "nt" and path.startswith("/") and len(path) > 2 and path[2] == ":":
-        path = path[1:]
-    return Path(path)
 
 
 class DevstralProtocol(FixedProtocol):
@@ -316,10 +306,6 @@ class DevstralServer(LanguageServer):
             ctx.prefix = normalize_newlines(ctx.prefix)
             ctx.suffix = normalize_newlines(ctx.suffix)
         return ctx
-
-
-def normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 class UserMessages:

@@ -15,6 +15,7 @@ import re
 from lsprotocol import types as lsp
 
 from ..edits.textdiff import text_edits
+from ..text import normalize_newlines
 
 _TRAILING_BREAKS = re.compile(r"(?:\r\n|\r|\n)*\Z")
 
@@ -25,7 +26,7 @@ def fit_to_range(original: str, new: str, *, line_prefix: str = "", newline: str
     `line_prefix` is the text of the range's first line before the range start; `newline` the
     document's line ending.
     """
-    new = new.replace("\r\n", "\n").replace("\r", "\n")
+    new = normalize_newlines(new)
     first_orig = original.replace("\r\n", "\n").split("\n", 1)[0]
     if line_prefix and not line_prefix.strip() and not first_orig[:1].isspace():
         # The range starts after the indentation: the model re-indenting its first line would

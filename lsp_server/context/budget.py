@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..text import content_lines
+
 Counter = Callable[[str], int]
 BLOCK_LINES = 16
 """Lines are summed per block of this many document lines (aligned like the prefix snap), so a
@@ -148,19 +150,6 @@ def _head_tokens(text: str, max_tokens: int, count: Counter) -> str:
     return ""
 
 
-def split_lines(text: str) -> list[str]:
-    """Lines with their "\n", split on "\n" only.
-
-    `str.splitlines` also breaks at U+2028, form feeds and other separators that are not line
-    breaks in LSP (nor in our windows), which made per-line counts disagree with the text.
-    """
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
 def cut_prefix(
     text: str, max_tokens: int, count: Counter, *, first_line: int = 0, snap_lines: int = 1
 ) -> tuple[str, int, bool]:
@@ -172,7 +161,7 @@ def cut_prefix(
     """
     if not text or max_tokens <= 0:
         return "", 0, bool(text)
-    lines = split_lines(text)
+    lines = content_lines(text)
     first = _fit_backward(lines, max_tokens, count, first_line)[0]
     if first == len(lines):  # the cursor line alone is too long
         out = _tail_tokens(lines[-1], max_tokens, count)
@@ -202,7 +191,7 @@ def cut_suffix(
     """
     if not text or max_tokens <= 0:
         return "", 0, bool(text)
-    lines = split_lines(text)
+    lines = content_lines(text)
     end = _fit_forward(lines, max_tokens, count, first_line)[0]
     if end == 0:
         out = _head_tokens(lines[0], max_tokens, count)
@@ -221,7 +210,7 @@ def cut_suffix(
 
 def line_token_estimate(text: str, count: Counter, limit: int, *, first_line: int = 0) -> int:
     """Sum of per-line counts, stopping once above `limit` (a cheap demand for `allocate`)."""
-    _end, total, n = _fit_forward(split_lines(text), limit, count, first_line)
+    _end, total, n = _fit_forward(content_lines(text), limit, count, first_line)
     return total + n
 
 
@@ -229,5 +218,5 @@ def line_token_estimate_reverse(
     text: str, count: Counter, limit: int, *, first_line: int = 0
 ) -> int:
     """Like `line_token_estimate` but from the last line up (the prefix's near end)."""
-    _first, total, n = _fit_backward(split_lines(text), limit, count, first_line)
+    _first, total, n = _fit_backward(content_lines(text), limit, count, first_line)
     return total + n

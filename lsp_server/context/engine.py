@@ -8,16 +8,15 @@ memoised token counts. Parsing and the workspace walk happen on one background t
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
+from ..text import content_lines
+from ..uris import uri_to_path
 from .budget import (
     Shares,
     _fit_backward,
@@ -27,7 +26,6 @@ from .budget import (
     cut_suffix,
     line_token_estimate,
     line_token_estimate_reverse,
-    split_lines,
 )
 from .indexer import BackgroundIndexer
 from .names import definitions_near, signature_line
@@ -61,18 +59,6 @@ class ContextBlocked(PermissionError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@functools.lru_cache(maxsize=2048)
-def uri_to_path(uri: str) -> Path | None:
-    """Local path of a `file:` URI (None for `untitled:` and other schemes)."""
-    if not uri.startswith("file:"):
-        return None
-    parsed = urlparse(uri)
-    path = unquote(parsed.path)
-    if os.name == "nt" and re.match(r"^/[A-Za-z]:", path):
-        path = path[1:]
-    return Path(os.path.abspath(path))
 
 
 class ContextEngine:
@@ -294,9 +280,9 @@ class ContextEngine:
         # least (snapping and the exact re-count may drop a few more prefix lines).
         most = allocate(budget, demands, self.shares.as_dict())
         cursor_line = text.count("\n", 0, offset)
-        p_lines = split_lines(prefix_raw)
+        p_lines = content_lines(prefix_raw)
         p_first = _fit_backward(p_lines, most["prefix"], count, pw.start_line)[0]
-        s_end = _fit_forward(split_lines(suffix_raw), most["suffix"], count, sw.start_line)[0]
+        s_end = _fit_forward(content_lines(suffix_raw), most["suffix"], count, sw.start_line)[0]
         visible = (
             pw.start_line + p_first + self.snap_lines if p_first else pw.start_line,
             cursor_line + max(0, s_end - 2),

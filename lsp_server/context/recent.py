@@ -16,19 +16,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..text import common_prefix_len
+
 _HUNK_RE = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
-
-
-def _common_prefix_len(a: str, b: str) -> int:
-    """Length of the common prefix, by binary search over C-level slice comparisons."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 @dataclass
@@ -142,7 +132,7 @@ class EditHistory:
             self._texts[uri] = new_text
             if old is None or old == new_text:
                 return
-            line = old.count("\n", 0, _common_prefix_len(old, new_text))
+            line = old.count("\n", 0, common_prefix_len(old, new_text))
             burst = self._bursts.get(uri)
             if burst is not None and (
                 now - burst.updated > self.gap_seconds or abs(line - burst.line) > self.near_lines

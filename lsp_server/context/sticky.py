@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..text import common_prefix_len
 from .types import Snippet
 
 Key = tuple[str, str, int]
@@ -31,15 +32,7 @@ def shared_prefix_ratio(a: str, b: str) -> float:
     """
     if not a and not b:
         return 1.0
-    n = min(len(a), len(b))
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo / max(len(a), len(b))
+    return common_prefix_len(a, b) / max(len(a), len(b))
 
 
 @dataclass

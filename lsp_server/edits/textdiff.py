@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from lsprotocol import types as lsp
 
+from ..text import common_prefix_len, common_suffix_len, content_lines
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 UTF8 = "utf-8"
@@ -37,21 +39,6 @@ def _norm_encoding(encoding: str | lsp.PositionEncodingKind | None) -> str:
     if value not in (UTF8, UTF16, UTF32):
         raise ValueError(f"unsupported position encoding {encoding!r}")
     return value
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their LSP line break kept; the last element may be `""`-free (no trailing break).
-
-    `"".join(split_lines(t)) == t` always holds.
-    """
-    out: list[str] = []
-    start = 0
-    for m in _LINE_BREAK.finditer(text):
-        out.append(text[start : m.end()])
-        start = m.end()
-    if start < len(text):
-        out.append(text[start:])
-    return out
 
 
 def _units(s: str, encoding: str) -> int:
@@ -113,22 +100,6 @@ class Span:
     text: str
 
 
-def _common_prefix(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
-def _common_suffix(a: str, b: str, limit: int) -> int:
-    n = min(len(a), len(b)) - limit
-    i = 0
-    while i < n and a[-1 - i] == b[-1 - i]:
-        i += 1
-    return i
-
-
 def diff_spans(old: str, new: str) -> list[Span]:
     """Non-overlapping, ascending spans turning `old` into `new`.
 
@@ -138,7 +109,7 @@ def diff_spans(old: str, new: str) -> list[Span]:
     """
     if old == new:
         return []
-    a, b = split_lines(old), split_lines(new)
+    a, b = content_lines(old), content_lines(new)
     lo = 0
     while lo < len(a) and lo < len(b) and a[lo] == b[lo]:
         lo += 1
@@ -156,8 +127,8 @@ def diff_spans(old: str, new: str) -> list[Span]:
             continue
         start, end = a_off[lo + i1], a_off[lo + i2]
         old_part, new_part = old[start:end], "".join(mid_b[j1:j2])
-        p = _common_prefix(old_part, new_part)
-        q = _common_suffix(old_part, new_part, p)
+        p = common_prefix_len(old_part, new_part)
+        q = common_suffix_len(old_part, new_part, p)
         s, e = start + p, end - q
         # Never split a CRLF: widen over the `\r` / `\n` (common to both sides by construction).
         if 0 < s < len(old) and old[s - 1] == "\r" and old[s] == "\n":

@@ -34,7 +34,8 @@ from ..actions.catalog import (
 )
 from ..actions.propose import ActionFailed, Target
 from ..documents import Document
-from ..server import DevstralServer, uri_to_path
+from ..server import DevstralServer
+from ..uris import uri_to_path
 from .commands import apply_edit, argument, edit_caps, guard, model_asker, parse_range, path_policy
 from .progress import Progress
 

@@ -17,7 +17,8 @@ from ..actions.catalog import COMMAND, ActionId
 from ..actions.propose import ActionFailed, unfinished_run_message
 
 # A runtime import: pygls resolves a command handler's annotations to structure its arguments.
-from ..server import DevstralServer, uri_to_path
+from ..server import DevstralServer
+from ..uris import uri_to_path
 from .commands import apply_edit, argument, edit_caps, guard, parse_range, path_policy
 from .progress import Progress
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from ..server import DevstralServer, uri_to_path
+from ..server import DevstralServer
+from ..uris import uri_to_path
 
 log = logging.getLogger(__name__)
 

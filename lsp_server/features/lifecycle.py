@@ -9,7 +9,8 @@ from typing import Any
 
 from lsprotocol import types
 
-from ..server import DevstralServer, uri_to_path
+from ..server import DevstralServer
+from ..uris import uri_to_path
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from ..completion.health import BackendHealth
 from ..context.recent import LatestEdit, region_diff
 from ..edits.textdiff import Span
 from ..secrets_vault import SecretVault
+from ..text import normalize_newlines as _norm
 from .prompt import CURSOR, NesInput, OtherFile, build_messages
 from .region import Region, approx_tokens, select_region
 from .reply import parse_rewrite
@@ -116,8 +117,7 @@ class NesStats:
         return dict(self.__dict__)
 
 
-def _norm(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+
 
 
 def _hide_around(vault: SecretVault, text: str, cut: int) -> tuple[str, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 
+from ..text import normalize_newlines
 from .prompt import CURSOR, REGION_END, REGION_START
 
 _FENCE = re.compile(r"^(`{3,}|~{3,})[^\n`]*\n(.*?)^\1[ \t]*$", re.S | re.M)
@@ -74,7 +75,7 @@ def parse_rewrite(reply: str, *, region: str, before: str = "", after: str = "",
 
     `region`, `before` and `after` are the texts the prompt showed (with "\\n" breaks).
     """
-    text = reply.replace("\r\n", "\n").replace("\r", "\n")
+    text = normalize_newlines(reply)
     if REGION_START in text:
         text = text.split(REGION_START, 1)[1]
         text = text[1:] if text.startswith("\n") else text

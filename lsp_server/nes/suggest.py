@@ -19,7 +19,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from ..edits.textdiff import Span, diff_spans, split_lines
+from ..edits.textdiff import Span, diff_spans
+from ..text import content_lines
 from .region import Region
 
 _SPACE = re.compile(r"\s+")
@@ -117,7 +118,7 @@ def denoise(text: str, region: Region, new_region: str, *, last: LastEdit | None
     whitespace and blank lines, comment-only hunks, and the last edit's line repeating or
     undoing it. Works on lines, before the one diff, so a noisy line next to a real change
     cannot be merged into it."""
-    a, b = split_lines(region.text), split_lines(new_region)
+    a, b = content_lines(region.text), content_lines(new_region)
     last_line = last_col = -1
     if last is not None and "\n" not in last.inserted and "\n" not in last.removed:
         line_start = text.rfind("\n", 0, last.start) + 1

@@ -13,9 +13,9 @@ from lsp_server.edits.textdiff import (
     LineIndex,
     apply_text_edits,
     diff_spans,
-    split_lines,
     text_edits,
 )
+from lsp_server.text import content_lines as split_lines
 
 ENCODINGS = ["utf-16", "utf-8", "utf-32"]
 
