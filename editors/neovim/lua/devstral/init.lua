@@ -1,6 +1,6 @@
 -- devstral.nvim: Devstral Small in Neovim through the devstral-lsp language server.
 --
---   require("devstral").setup({ settings = { provider = "mistral" } })
+--   require("devstral").setup({})   -- settings = { ... } only to override the environment
 --
 -- Neovim 0.7+: LSP completion (omnifunc / any completion plugin), code actions, commands.
 -- Neovim 0.10/0.11: ghost text, sent as textDocument/inlineCompletion by this plugin.
