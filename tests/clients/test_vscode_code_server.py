@@ -270,7 +270,7 @@ def test_extension_in_real_vscode(code_server: dict[str, Any], fake: FakeBackend
     assert "Devstral: Devstral:" not in channel
     assert "unknown setting" not in channel, channel[-3000:]  # only the server's settings sent
     # Each server line once, with its own level: no "[error] … INFO lsp_server" from stderr.
-    level_twice = r"\[(error|info|warning)\] .*\b(INFO|DEBUG|WARNING) lsp_server"
+    level_twice = r"\[(error|info|warning|debug)\] (DEBUG|INFO|WARNING|ERROR) (\[|lsp_)"
     assert not re.search(level_twice, channel), channel[-3000:]
     server_lines = [re.sub(r"^\S+ \S+ ", "", line) for line in channel.splitlines()
                     if "lsp_server." in line]

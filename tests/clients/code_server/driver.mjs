@@ -134,11 +134,22 @@ async function runCommand(title) {
   await page.keyboard.press('Enter');
 }
 
-/** Type `text` at the end of `line`, then wait for ghost text. */
+/** Type `text` at `line`:`column`, then wait for ghost text. If a slow machine lost the
+ * automatic request, ask again as a user would (Alt+\\: Trigger Inline Suggestion). */
 async function askForGhost(line, column, text, timeoutMs) {
   await goto(line, column);
   await page.keyboard.type(text, { delay: 30 });
-  return until(async () => (await ghostText()) || null, timeoutMs, 'ghost text');
+  const tries = 3;
+  for (let i = 1; i <= tries; i++) {
+    const ghost = await until(async () => (await ghostText()) || null, timeoutMs / tries, 'ghost text')
+      .catch(() => null);
+    if (ghost) {
+      return ghost;
+    }
+    emit({ step: `no ghost text yet: trigger ${i}` });
+    await page.keyboard.press('Alt+Backslash');
+  }
+  throw new Error('timed out waiting for ghost text');
 }
 
 let failed = null;

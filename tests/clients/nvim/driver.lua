@@ -67,6 +67,17 @@ local function keys(s, mode)
   api.nvim_feedkeys(api.nvim_replace_termcodes(s, true, false, true), mode or 'n', false)
 end
 
+--- Insert mode at the end of `row` (or of the cursor line), as `A` does.
+local function start_insert(row)
+  if row then
+    api.nvim_win_set_cursor(0, { row, 0 })
+  end
+  keys('A')
+  wait_until(function()
+    return vim.fn.mode() == 'i'
+  end, 3000, 'insert mode')
+end
+
 local function devstral_client()
   return require('devstral').client(api.nvim_get_current_buf())
 end
@@ -86,11 +97,7 @@ function scenarios.completion()
   step('attached')
   result.completion_provider = client.server_capabilities.completionProvider ~= nil
   local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
-  api.nvim_win_set_cursor(0, { row, 0 })
-  keys('A')
-  wait_until(function()
-    return vim.fn.mode() == 'i'
-  end, 3000, 'insert mode')
+  start_insert(row)
   keys('<C-x><C-o>')
   wait_until(function()
     return #vim.fn.complete_info({ 'items' }).items > 0
@@ -122,11 +129,7 @@ function scenarios.multiline_completion()
   result.completion_provider = client.server_capabilities.completionProvider ~= nil
   local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
   local want = os.getenv('DEVSTRAL_TEST_EXPECT')
-  api.nvim_win_set_cursor(0, { row, 0 })
-  keys('A')
-  wait_until(function()
-    return vim.fn.mode() == 'i'
-  end, 3000, 'insert mode')
+  start_insert(row)
   result.rounds = {}
   for round = 1, 4 do
     if round > 1 then
@@ -241,11 +244,7 @@ function scenarios.ghost()
   local ghost = require('devstral.ghost')
   local buf = api.nvim_get_current_buf()
   local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
-  api.nvim_win_set_cursor(0, { row, 0 })
-  keys('A')
-  wait_until(function()
-    return vim.fn.mode() == 'i'
-  end, 3000, 'insert mode')
+  start_insert(row)
   keys(os.getenv('DEVSTRAL_TEST_TYPE') or ' ', 'nt')
   result.ghost = wait_until(function()
     return ghost.current_text(buf)
@@ -334,11 +333,7 @@ function scenarios.outage()
   record_echoes()
   local devstral = require('devstral')
   local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW'))
-  api.nvim_win_set_cursor(0, { row, 0 })
-  keys('A')
-  wait_until(function()
-    return vim.fn.mode() == 'i'
-  end, 3000, 'insert mode')
+  start_insert(row)
   keys('<C-x><C-o>')
   wait_until(function()
     return devstral.state.status == 'error'
@@ -374,10 +369,7 @@ function scenarios.outage()
   os.remove(assert(os.getenv('DEVSTRAL_TEST_FLAG')))
   local recovered = false
   for _ = 1, 40 do
-    keys('A')
-    wait_until(function()
-      return vim.fn.mode() == 'i'
-    end, 3000, 'insert mode')
+    start_insert()
     recovered = omni_items(2000)
     keys('<C-e><Esc>')
     wait_until(function()

@@ -107,8 +107,8 @@ end
 
 local function log_append(kind, text)
   local st = M.state
-  -- The server formats its lines "LEVEL logger: message"; the level is shown once, in [].
-  text = tostring(text):gsub('^(%u+) (lsp_server)', '%2')
+  -- The server formats its lines "LEVEL [request] logger: message"; the level is shown once.
+  text = tostring(text):gsub('^%u+ (%[[^%]]*%] )', '%1'):gsub('^%u+ (lsp_server)', '%1')
   for line in text:gmatch('[^\n]+') do
     table.insert(st.log, string.format('%s [%s] %s', os.date('%H:%M:%S'), kind, line))
   end
