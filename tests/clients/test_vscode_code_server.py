@@ -72,7 +72,7 @@ def _server_wrapper(bin_dir: Path, starts: Path) -> Path:
     wrapper.write_text(
         "#!/bin/sh\n"
         f'echo "$$ $*" >> "{starts}"\n'
-        f'exec "{sys.executable}" -m lsp_server "$@"\n'
+        f'exec "{sys.executable}" -m lsp_server --log-file "{starts.parent / "server.log"}" "$@"\n'
     )
     wrapper.chmod(0o755)
     return wrapper
@@ -279,7 +279,7 @@ def test_extension_in_real_vscode(code_server: dict[str, Any], fake: FakeBackend
     assert not doubled, doubled[:5]
     assert "not an executable" in channel  # the wrong serverPath is in the log too
 
-    exthost = "\n".join(p.read_text() for p in logs.rglob("exthost*.log"))
+    exthost = "\n".join(p.read_text() for p in logs.rglob("*exthost*.log"))
     errors = [line for line in exthost.splitlines()
               if "[error]" in line and "devstral" in line.lower()]
     assert not errors, errors[:10]

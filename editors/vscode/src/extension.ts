@@ -647,7 +647,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('devstral.showOutput', () => output?.show(true)),
     vscode.commands.registerCommand('devstral.restartServer', async () => {
       crashes = [];
-      status?.set('starting', 'restarting the server');
       await stopClient();
       await startClient(context);
     }),
@@ -677,7 +676,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (e.affectsConfiguration('devstral.serverPath') || e.affectsConfiguration('devstral.serverArgs')) {
-        status?.set('starting', 'restarting the server with the new settings');
         await stopClient();
         await startClient(context);
       } else if (e.affectsConfiguration(SECTION) && client?.isRunning()) {

@@ -246,7 +246,8 @@ try {
     'the status tooltip',
   ).catch(() => '');
   await shot('status-tooltip');
-  check('status tooltip', tooltip.includes('Devstral: ready'), tooltip);
+  // devstral/usage figures in the tooltip (requests made so far: completions and the action).
+  check('status tooltip with usage', tooltip.includes('Devstral: ready') && /Today: [1-9]\d* requests/.test(tooltip), tooltip);
   emit({ tooltip });
   await page.mouse.move(700, 400);
 
