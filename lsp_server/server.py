@@ -246,8 +246,8 @@ class DevstralServer(LanguageServer):
     def call_finished(self, feature: str) -> None:
         self.status.call_finished()
 
-    def model_answered(self, feature: str, model: str, usage: Any) -> None:
-        usd = self.usage.record(feature, model, usage)
+    def model_answered(self, feature: str, model: str, usage: Any, provider: str) -> None:
+        usd = self.usage.record(feature, model, usage, provider)
         log.debug("%s call to %s: %d in (%d cached), %d out%s, $%.6f", feature, model,
                   usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens,
                   " (estimated)" if usage.estimated else "", usd)

@@ -52,7 +52,11 @@ class GatewayObserver(Protocol):
 
     def call_finished(self, feature: Feature) -> None: ...
 
-    def model_answered(self, feature: Feature, model: str, usage: Usage) -> None: ...
+    def model_answered(self, feature: Feature, model: str, usage: Usage, provider: str
+                       ) -> None:
+        """`provider` is this client's preset: completions may use another endpoint than
+        actions, and each is priced by its own."""
+        ...
 
     def model_failed(self, feature: Feature, error: BackendError) -> None: ...
 
@@ -317,7 +321,7 @@ class ModelClient:
     def _answered(self, feature: Feature, model: str, usage: Usage) -> None:
         if self.observer is not None:
             try:
-                self.observer.model_answered(feature, model, usage)
+                self.observer.model_answered(feature, model, usage, self.endpoint.provider)
             except Exception:  # accounting must never break a call that succeeded
                 log.exception("usage observer failed")
 

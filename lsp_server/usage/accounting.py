@@ -39,7 +39,7 @@ class UsageAccounting:
         self._prices = prices
         self._budget = budget_usd
         self._day = day
-        self._unpriced: set[str] = set()
+        self._unpriced: set[tuple[str, str]] = set()
         self.meter = Meter(today=day(), stored_today=self._load(day()))
 
     def _load(self, day: str) -> Totals:
@@ -55,12 +55,14 @@ class UsageAccounting:
         log.warning("usage totals are not persisted: %s", exc)
         self.store = None
 
-    def record(self, feature: str, model: str, usage: Usage) -> float:
-        """Price and count one answered call; return its cost in USD."""
-        provider = self._provider()
+    def record(self, feature: str, model: str, usage: Usage, provider: str | None = None
+               ) -> float:
+        """Price and count one answered call (on `provider`, default the main endpoint's);
+        return its cost in USD."""
+        provider = provider or self._provider()
         price, known = price_for(provider, model, self._prices())
         if not known and (provider, model) not in self._unpriced:
-            self._unpriced.add((provider, model))  # type: ignore[arg-type]
+            self._unpriced.add((provider, model))
             log.info("no price known for %s on %s: counted as $0 (set `prices` to fix)",
                      model, provider)
         usd = price.cost(usage)
