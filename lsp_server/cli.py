@@ -63,13 +63,17 @@ def language_of(path: Path) -> str:
     return _LANGUAGES.get(path.suffix.lower(), path.suffix.lstrip(".").lower() or "plaintext")
 
 
-def _offline_server(path: Path, *, index: bool = True) -> tuple[Any, Any, str]:
-    """A server object (not connected) with `path` open, settings from the environment.
+def _offline_server(path: Path, *, index: bool = True, discover: bool = False
+                    ) -> tuple[Any, Any, str, list[str]]:
+    """A server object (not connected) with `path` open, settings from the environment and
+    the project file, plus the settings problems (not shown yet: the caller prints each once).
 
     With `index`, the symbol index is built first (as the editor's would be by the time the
     user types), so `complete` and `prompt` show what the server would really send. Outside a
     project only the file's own folder is read, shallowly: a file in /tmp or ~ must not make
-    the CLI walk thousands of unrelated files before it answers.
+    the CLI walk thousands of unrelated files before it answers. With `discover`, the
+    endpoints' models are listed (or the local runtimes probed) first; without it, only when
+    there is no model to use otherwise.
     """
     from .app import create_server
     from .documents import PositionEncoding
@@ -80,7 +84,13 @@ def _offline_server(path: Path, *, index: bool = True) -> tuple[Any, Any, str]:
     server.pipeline.user = user
     root, in_project = _project_root(path)
     server.roots = [root]
-    server.apply_settings(announce=True)
+    server.load_project_config()
+    problems = server.apply_settings(announce=False)
+    problems = list(dict.fromkeys(server._pending_problems + problems))
+    server._pending_problems = []
+    server._announced.update(problems)
+    if discover or not server.completion_endpoint.model:
+        asyncio.run(server.discover_now())
     text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
     uri = path.resolve().as_uri()
     doc = server.documents.open(uri, text, 0, language_of(path))
@@ -88,7 +98,17 @@ def _offline_server(path: Path, *, index: bool = True) -> tuple[Any, Any, str]:
     server.context.on_open(uri, text, doc.language_id)
     if index:
         _index(server, root, in_project)
-    return server, doc, uri
+    return server, doc, uri, problems
+
+
+def _user_problems(server: Any, problems: list[str]) -> list[str]:
+    """Problems in the user's own settings (a refused project key is only a note)."""
+    return [p for p in problems if not p.startswith(server.project_source)]
+
+
+def _print_problems(problems: list[str]) -> None:
+    for problem in problems:
+        print(f"devstral-lsp settings: {problem}", file=sys.stderr)
 
 
 def _index(server: Any, root: Path, in_project: bool) -> None:
@@ -127,11 +147,14 @@ def cmd_complete(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"devstral-lsp: no such file: {path}", file=sys.stderr)
         return EXIT_CONFIG
-    server, doc, uri = _offline_server(path, index=False)
+    server, doc, uri, problems = _offline_server(path, index=False)
+    _print_problems(problems)
+    if _user_problems(server, problems):
+        return EXIT_CONFIG
     if (reason := server.context.blocked_reason(uri)) is not None:
         print(f"devstral-lsp: not sent: {reason}", file=sys.stderr)
         return 0
-    if (problem := server.endpoint.problem()) is not None:
+    if (problem := server.completion_endpoint.problem()) is not None:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
     _index(server, *_project_root(path))
@@ -142,7 +165,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
                 uri, doc.text_range, _offset(doc, line, col), invoked=True
             )
         finally:
-            await server.model_client().aclose()
+            await server.aclose_clients()
             server.usage.flush()  # the CLI's calls count towards the day too
 
     suggestion = asyncio.run(run())
@@ -160,7 +183,8 @@ def cmd_prompt(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"devstral-lsp: no such file: {path}", file=sys.stderr)
         return EXIT_CONFIG
-    server, doc, uri = _offline_server(path)
+    server, doc, uri, problems = _offline_server(path)
+    _print_problems(problems)
     offset = _offset(doc, line, col)
     ctx = server.build_completion_context(uri, offset)
     if ctx is None:
@@ -168,7 +192,7 @@ def cmd_prompt(args: argparse.Namespace) -> int:
                   or "this file is excluded from what is sent to the model")
         print(f"devstral-lsp: nothing would be sent: {reason}", file=sys.stderr)
         return 0
-    endpoint = server.endpoint
+    endpoint = server.completion_endpoint
     request, _multiline = server.pipeline.prepare_request(ctx, doc.text_range, offset)
     out = {
         "url": f"{endpoint.base_url}{request.path}" if endpoint.base_url else request.path,
@@ -181,55 +205,18 @@ def cmd_prompt(args: argparse.Namespace) -> int:
              *(f"redacted: {r}" for r in ctx.redactions)]
     for note in filter(None, notes):
         print(note, file=sys.stderr)
+    print(f"completions: {endpoint.describe()}; code actions and the agent: "
+          f"{server.endpoint.describe()}", file=sys.stderr)
     return 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .config import settings_to_wire
-    from .model.providers import preset
+    from .doctor import run_doctor
 
     # Any file will do: only the settings matter, so no index either.
-    server, _doc, _uri = _offline_server(Path(__file__), index=False)
-    endpoint = server.endpoint
-    p = preset(endpoint.provider)
-    print(f"devstral-lsp {__version__}, Python {sys.version.split()[0]}")
-    print("settings (key masked):")
-    for key, value in settings_to_wire(server.settings).items():
-        print(f"  {key}: {value!r}")
-    print(f"endpoint: provider={endpoint.provider} ({p.label}) baseUrl={endpoint.base_url} "
-          f"model={endpoint.model} promptMode={endpoint.prompt_mode}")
-    print(f"api key: {endpoint.masked_key()}"
-          + (f" (from {endpoint.key_source})" if endpoint.key_source else ""))
-    if (problem := endpoint.problem()) is not None:
-        print(f"PROBLEM: {problem}")
-        return EXIT_CONFIG
-
-    async def check() -> int:
-        from .model.client import BackendError
-
-        client = server.model_client()
-        try:
-            models = await client.list_models(timeout_s=args.timeout)
-        except BackendError as exc:
-            print(f"PROBLEM: {exc.message}")
-            if exc.kind == "auth":
-                print("fix: set a valid key (DEVSTRAL_API_KEY or the provider's variable)")
-            elif exc.kind in {"connection", "timeout"}:
-                print("fix: check baseUrl and that the server is running and reachable")
-            return EXIT_BACKEND
-        finally:
-            await client.aclose()
-        print(f"endpoint answers: {len(models)} model(s) listed")
-        if endpoint.model in models:
-            print(f"model '{endpoint.model}' is available")
-            print("OK")
-            return 0
-        shown = ", ".join(models[:10]) + (" …" if len(models) > 10 else "")
-        print(f"PROBLEM: model '{endpoint.model}' is not listed by the endpoint ({shown})")
-        print("fix: set DEVSTRAL_MODEL or the `model` setting to one of the listed ids")
-        return EXIT_BACKEND
-
-    return asyncio.run(check())
+    server, _doc, _uri, problems = _offline_server(Path(__file__), index=False)
+    return run_doctor(server, problems, _user_problems(server, problems),
+                      timeout_s=args.timeout, version=__version__)
 
 
 def cmd_usage(args: argparse.Namespace) -> int:

@@ -129,8 +129,9 @@ def configure(*, verbose: int = 0, log_file: str | None = None, level: str | Non
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     formatter = logging.Formatter(_FORMAT)
-    for var in ("DEVSTRAL_API_KEY", "MISTRAL_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY",
-                "BAZAARLINK_API_KEY"):
+    from .model.providers import KEY_ENV_VARS
+
+    for var in (*KEY_ENV_VARS, "DEVSTRAL_COMPLETION_API_KEY"):
         add_secret(os.environ.get(var))
     if to_stderr:
         stderr = logging.StreamHandler(sys.stderr)

@@ -9,7 +9,6 @@ client offers them (cheaper on our side and what Neovim uses natively), UTF-16 o
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import Generator
@@ -21,7 +20,14 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import lsp_method
 
 from . import __version__
-from .config import PROJECT_FILE, Endpoint, build_settings, resolve_endpoint
+from .config import (
+    PROJECT_FILE,
+    Endpoint,
+    merge_settings,
+    read_project_file,
+    resolve_completion_endpoint,
+    resolve_endpoint,
+)
 from .context.types import PromptContext
 from .documents import DocumentStore, PositionEncoding
 from .pygls_fixes import FixedProtocol
@@ -72,19 +78,36 @@ class DevstralServer(LanguageServer):
         self.init_options: dict[str, Any] | None = None
         self.client_config: dict[str, Any] | None = None
         self.project_config: Any = None
-        self.settings, problems = build_settings(self.environ)
-        self._pending_problems = problems
+        self.project_source = PROJECT_FILE
+        merged = merge_settings(self.environ)
+        self.settings, self.sources = merged.settings, merged.sources
+        self._pending_problems = merged.problems
         self._announced: set[str] = set()
+        from .model.discovery import LocalRuntime, ServedModels
+
+        self.served: dict[str, ServedModels] = {}
+        """What discovery found, per base URL."""
+        self.local: LocalRuntime | None = None
+        """The local runtime the zero-config probe chose."""
+        self.probe_message = ""
+        """Why no local runtime can be used (one served, without Devstral), if so."""
+        self.discovery: asyncio.Task[None] | None = None
+        self._discovery_started = False
+        self._roles_logged = ""
         self.endpoint: Endpoint = resolve_endpoint(self.settings, self.environ)
+        """The main role: code actions and the edit agent."""
+        self.completion_endpoint: Endpoint = resolve_completion_endpoint(
+            self.settings, self.endpoint, self.environ)
+        """The completion role (its own model, endpoint and key where configured)."""
         self.roots: list[Path] = []
         self.encoding = PositionEncoding.UTF16
         self.client_has_inline = False
         self.offer_completion_items = True
-        self._model: Any = None
+        self._clients: dict[str, Any] = {}
+        self._client_endpoints: dict[str, Endpoint] = {}
         self._closing: Any = None
         self.warming: asyncio.Future[None] | None = None
         """Loading what the first completion needs (`start_warm_up`); done = warm."""
-        self._model_endpoint: Endpoint | None = None
         self.user = UserMessages(self)
         from .features.status import StatusTracker
         from .usage.accounting import UsageAccounting
@@ -102,8 +125,8 @@ class DevstralServer(LanguageServer):
 
         self.pipeline = CompletionPipeline(
             settings=lambda: self.settings,
-            endpoint=lambda: self.endpoint,
-            model=self.model_client,
+            endpoint=lambda: self.completion_endpoint,
+            model=self.completion_client,
             build_context=self.build_completion_context,
             user=self.user,
             budget=self.budget_refusal,
@@ -122,13 +145,20 @@ class DevstralServer(LanguageServer):
         """Set once the client's configuration was pulled (or cannot be)."""
 
     async def wait_configured(self, timeout_s: float = 2.0) -> None:
-        """Let the first requests wait for `workspace/configuration`, not race it."""
+        """Let the first requests wait for `workspace/configuration`, not race it; and, only
+        when there is no model to call without it (nothing configured, or a preset whose model
+        must be discovered), for discovery, which is bounded by its own short timeouts."""
         if not self.config_ready.is_set():
             try:
                 await asyncio.wait_for(self.config_ready.wait(), timeout_s)
             except TimeoutError:
                 log.warning("no configuration from the client after %.0fs; going on", timeout_s)
                 self.config_ready.set()
+        task = self.discovery
+        if task is not None and not task.done() and not self.completion_endpoint.model:
+            # Bounded by discovery's own timeouts (0.5 s per local port, 10 s remote); this
+            # cap only guards against a stuck import.
+            await asyncio.wait({task}, timeout=30.0)
 
     # ----- lifecycle -----------------------------------------------------------------------
     def after_initialize(self, result: types.InitializeResult) -> None:
@@ -144,14 +174,18 @@ class DevstralServer(LanguageServer):
         With `announce=False` (during `initialize`, before the client can show messages)
         problems are kept and shown by the next announcing call.
         """
-        settings, problems = build_settings(self.environ, self.init_options, self.client_config,
-                                            self.project_config)
-        endpoint = resolve_endpoint(settings, self.environ)
+        merged = merge_settings(self.environ, self.init_options, self.client_config,
+                                self.project_config, project_source=self.project_source)
+        settings, problems = merged.settings, merged.problems
+        endpoint, completion = self._resolve_roles(settings, merged.sources)
         from .logging_setup import add_secret
 
         add_secret(endpoint.api_key)
-        changed = settings != self.settings or endpoint != self.endpoint
-        self.settings, self.endpoint = settings, endpoint
+        add_secret(completion.api_key)
+        changed = (settings != self.settings or endpoint != self.endpoint
+                   or completion != self.completion_endpoint)
+        self.settings, self.sources = settings, merged.sources
+        self.endpoint, self.completion_endpoint = endpoint, completion
         from .logging_setup import set_level
 
         set_level(settings.log_level)
@@ -161,35 +195,121 @@ class DevstralServer(LanguageServer):
                 self.budget_refusal()
         if not announce:
             return problems
-        problems = [p for p in self._pending_problems + problems if p not in self._announced]
+        problems = [p for p in dict.fromkeys(self._pending_problems + problems)
+                    if p not in self._announced]
         self._pending_problems = []
         self._announced.update(problems)
-        for problem in problems:
-            log.warning("settings: %s", problem)
+        for problem in problems:  # shown once below; the log keeps each at info level
+            log.info("settings: %s", problem)
         if problems:
             self.user.show_warning(
                 "devstral-lsp settings: " + "; ".join(problems[:3])
                 + (f" (+{len(problems) - 3} more, see the log)" if len(problems) > 3 else "")
             )
-        ep = self.endpoint
-        using = (f"using provider={ep.provider} baseUrl={ep.base_url} model={ep.model} "
-                 f"promptMode={ep.prompt_mode} key={ep.masked_key()}")
-        if using != getattr(self, "_logged_using", None):  # once per change, not per pull
-            self._logged_using = using
-            log.info("%s", using)
+        self._log_roles()
+        if self._discovery_started:
+            self.start_discovery()
         return problems
 
+    def _resolve_roles(self, settings: Any, sources: dict[str, str]) -> tuple[Endpoint, Endpoint]:
+        searching = self.discovery is not None and not self.discovery.done()
+        main = resolve_endpoint(settings, self.environ, sources=sources, served=self.served,
+                                local=self.local, searching=searching,
+                                probe_message=self.probe_message)
+        completion = resolve_completion_endpoint(settings, main, self.environ, sources=sources,
+                                                 served=self.served)
+        return main, completion
+
+    def _log_roles(self) -> None:
+        """Say which model serves which role, once per change."""
+        main, comp = self.endpoint, self.completion_endpoint
+        line = (f"completions: {comp.describe()}, key {comp.masked_key()}; code actions and "
+                f"the agent: {main.describe()}, key {main.masked_key()}")
+        if line != self._roles_logged:
+            self._roles_logged = line
+            log.info("using %s", line)
+
+    # ----- discovery -----------------------------------------------------------------------
+    def start_discovery(self) -> None:
+        """List the configured endpoints' models in the background (or probe the local
+        runtimes when nothing is configured); never awaited by `initialize`."""
+        self._discovery_started = True
+        if self.discovery is not None and not self.discovery.done():
+            return
+        todo = self._discovery_todo()
+        if todo is None:
+            return
+        self.discovery = asyncio.ensure_future(self._discover(todo))
+        self.discovery.add_done_callback(lambda _t: None)
+
+    def _discovery_todo(self) -> list[Endpoint] | None:
+        """Endpoints whose models are not known yet; [] = probe; None = nothing to do."""
+        from .model.providers import AUTO
+
+        if self.endpoint.provider == AUTO:
+            return [] if self.local is None and "probe" not in self.served else None
+        todo = [e for e in (self.endpoint, self.completion_endpoint)
+                if e.base_url and e.base_url not in self.served and not _user_named(e)
+                and (e.api_key or not _needs_key(e))]
+        unique = {e.base_url: e for e in todo}
+        return list(unique.values()) or None
+
+    async def _discover(self, todo: list[Endpoint]) -> None:
+        from .model import discovery
+
+        try:
+            if not todo:
+                result = await discovery.probe_local(discovery.probe_candidates(self.environ))
+                self.served["probe"] = discovery.ServedModels("probe", ())
+                for _name, served in result.answered:
+                    self.served[served.base_url] = served
+                if result.found is not None:
+                    self.local = result.found
+                    log.info("no endpoint configured: using %s at %s (model %s)",
+                             result.found.provider, result.found.base_url, result.found.model)
+                elif (message := result.message()) is not None:
+                    self.probe_message = message  # shown once, as the endpoint's problem
+            for endpoint in todo:
+                assert endpoint.base_url is not None
+                try:
+                    self.served[endpoint.base_url] = await discovery.list_models(
+                        endpoint.base_url, endpoint.api_key, timeout_s=10.0)
+                except Exception as exc:
+                    log.info("could not list the models of %s (%s); keeping the configured "
+                             "ones", endpoint.base_url, type(exc).__name__)
+                    self.served[endpoint.base_url] = discovery.ServedModels(
+                        endpoint.base_url, ())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("model discovery failed")
+        finally:
+            self.discovery = None
+        self._after_discovery()
+
+    def _after_discovery(self) -> None:
+        before = (self.endpoint.model, self.completion_endpoint.model)
+        self.apply_settings()
+        for endpoint in (self.completion_endpoint, self.endpoint):
+            if endpoint.closest and endpoint.model:
+                log.warning("model '%s' is not listed by %s; closest served: %s",
+                            endpoint.model, endpoint.base_url, ", ".join(endpoint.closest))
+        changed = (self.endpoint.model, self.completion_endpoint.model) != before
+        log.info("discovery done%s: %s", " (models chosen from what is served)" if changed
+                 else "", self._roles_logged)
+
     def load_project_config(self) -> None:
-        """Read `.devstral.json` from the first workspace root that has one."""
+        """Read `.devstral.json` from the first workspace root that has one (bounded, never
+        raising: a hostile file costs one message, never `initialize`)."""
         self.project_config = None
+        self.project_source = PROJECT_FILE
         for root in self.roots:
             path = root / PROJECT_FILE
-            if not path.is_file():
+            if not os.path.lexists(path):
                 continue
-            try:
-                self.project_config = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                self._pending_problems.append(f"{path}: cannot read ({exc}); ignored")
+            self.project_config, problems = read_project_file(path)
+            self.project_source = str(path)
+            self._pending_problems.extend(problems)
             return
 
     def start_warm_up(self) -> None:
@@ -215,16 +335,44 @@ class DevstralServer(LanguageServer):
             self.warming = asyncio.ensure_future(warm())
 
     def model_client(self) -> ModelClient:
-        """The model gateway for the current endpoint (rebuilt when settings change it)."""
-        from .model.client import ModelClient
+        """The main role's client (code actions, the agent); rebuilt when settings change."""
+        return self._client_for("main", self.endpoint)
 
-        if self._model is None or self._model_endpoint != self.endpoint:
-            old = self._model
-            self._model = ModelClient(self.endpoint, observer=self, cache_scope=self.cache_scope)
-            self._model_endpoint = self.endpoint
-            if old is not None:
-                self._closing = asyncio.ensure_future(old.aclose())
-        return self._model
+    def completion_client(self) -> Any:
+        """The completion role's client (the main one when both roles share an endpoint)."""
+        if self.completion_endpoint == self.endpoint:
+            return self.model_client()
+        return self._client_for("completion", self.completion_endpoint)
+
+    def _client_for(self, role: str, endpoint: Endpoint) -> Any:
+        from .model.discovery import explaining_client
+
+        client = self._clients.get(role)
+        if client is None or self._client_endpoints.get(role) != endpoint:
+            self._clients[role] = explaining_client(endpoint, self._served_after_404,
+                                                    observer=self, cache_scope=self.cache_scope)
+            self._client_endpoints[role] = endpoint
+            if client is not None:
+                self._closing = asyncio.ensure_future(client.aclose())
+        else:
+            client.endpoint = endpoint  # same connection; newer 404 hints
+        return self._clients[role]
+
+    def _served_after_404(self, served: Any) -> None:
+        """A 404 listed the endpoint's models: keep them and re-resolve (hints, choices)."""
+        self.served[served.base_url] = served
+        self.apply_settings()
+
+    async def discover_now(self) -> None:
+        """Discovery in the foreground, for the CLI."""
+        todo = self._discovery_todo()
+        if todo is not None:
+            await self._discover(todo)
+
+    async def aclose_clients(self) -> None:
+        """Close every model client (the CLI, before its loop ends)."""
+        for client in list(self._clients.values()):
+            await client.aclose()
 
     # ----- usage, budget and status (the gateway's observer) -------------------------------
     def cache_scope(self) -> str:
@@ -306,6 +454,21 @@ class DevstralServer(LanguageServer):
             ctx.prefix = normalize_newlines(ctx.prefix)
             ctx.suffix = normalize_newlines(ctx.suffix)
         return ctx
+
+
+def _user_named(endpoint: Endpoint) -> bool:
+    """The user (or project) named this role's model: no need to list models up front (a 404
+    lists them then, to name the closest)."""
+    src = endpoint.model_source
+    return bool(endpoint.model) and not (src.startswith("default of") or
+                                         src.startswith("discovered"))
+
+
+def _needs_key(endpoint: Endpoint) -> bool:
+    from .model.providers import PRESETS
+
+    p = PRESETS.get(endpoint.provider)
+    return bool(p and p.needs_key)
 
 
 class UserMessages:

@@ -67,6 +67,7 @@ def register(server: DevstralServer) -> None:
         try:
             if not await pull_configuration(ls):
                 ls.apply_settings()
+            ls.start_discovery()  # in the background: never delays an answer with a model
         finally:
             ls.config_ready.set()
         ls.budget_refusal()

@@ -53,6 +53,14 @@ def retry_after_s(headers: Any) -> float | None:
         return None
 
 
+def _names_unknown_model(body: Any, detail: str) -> bool:
+    """Mistral answers an unknown or retired model with HTTP 400 `type: invalid_model`,
+    OpenRouter with 400 "… is not a valid model ID": both mean what a 404 means elsewhere."""
+    err = body.get("error", body) if isinstance(body, dict) else None
+    return (isinstance(err, dict) and err.get("type") == "invalid_model") or (
+        "not a valid model" in detail or detail.startswith("Invalid model"))
+
+
 def translate_error(exc: BaseException, endpoint: Endpoint) -> BackendError:
     """Map the openai client's exceptions onto a few kinds with clear, key-free messages."""
     import openai
@@ -79,10 +87,11 @@ def translate_error(exc: BaseException, endpoint: Endpoint) -> BackendError:
             return BackendError(
                 "auth", f"{where} rejected the API key (HTTP {status}){suffix}", status=status
             )
-        if status == 404:
+        if status == 404 or (status == 400 and _names_unknown_model(body, detail)):
             return BackendError(
                 "not_found",
-                f"{where} does not know model '{endpoint.model}' or this API (HTTP 404){suffix}",
+                f"{where} does not know model '{endpoint.model}' or this API (HTTP {status})"
+                f"{suffix}{endpoint.not_found_hint()}",
                 status=status,
             )
         if status == 429:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from lsp_server.model.providers import KEY_ENV_VARS
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,13 +32,7 @@ MODEL = "devstral-small-latest"
 TEST_KEY = "sk-test-editor-0123456789"
 SERVER_CMD = [sys.executable, "-m", "lsp_server"]
 
-_SCRUB = (
-    "MISTRAL_API_KEY",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENROUTER_API_KEY",
-    "BAZAARLINK_API_KEY",
-)
+_SCRUB = (*KEY_ENV_VARS, "OPENAI_BASE_URL")
 
 
 @dataclass

@@ -87,7 +87,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import wire
+from . import profiles, wire
 from .http11 import BadRequest, ClientGone, Connection, RequestHead, status_line
 from .replies import Reply, RetryAfterDate
 
@@ -259,7 +259,17 @@ class FakeBackend:
         default: ReplySource | None = None,
         port: int = 0,
         usage_profile: str = "openai",
+        profile: str = "openai",
+        model_meta: dict[str, dict[str, Any]] | None = None,
+        reject_unknown_models: bool = False,
     ) -> None:
+        if profile not in profiles.PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; one of {profiles.PROFILES}")
+        self.profile = profile
+        """Which provider's `/v1/models` shape and errors to imitate (see profiles.py)."""
+        self.model_meta = dict(model_meta or {})
+        self.reject_unknown_models = reject_unknown_models
+        """Answer a completion naming a model not in `models` with the provider's error."""
         self.models = list(models)
         self.usage_profile = usage_profile
         self._prompt_cache: dict[str, str] = {}
@@ -542,8 +552,8 @@ class FakeBackend:
 
     async def _respond(self, conn: Connection, rec: RecordedRequest, ex: _Exchange) -> None:
         if rec.method == "GET" and rec.path == "/v1/models":
-            data = [self._model_json(m) for m in self.models]
-            await self._send_json(conn, 200, {"object": "list", "data": data}, rec=rec)
+            payload = profiles.models_payload(self.profile, self.models, self.model_meta)
+            await self._send_json(conn, 200, payload, rec=rec)
             return
         if rec.method == "GET" and rec.path.startswith("/v1/models/"):
             model_id = rec.path[len("/v1/models/") :]
@@ -564,6 +574,11 @@ class FakeBackend:
             body = wire.error_body(400, "Request body must be a JSON object")
             await self._send_json(conn, 400, body, rec=rec)
             return
+        if self.reject_unknown_models and not profiles.serves(
+                self.profile, self.models, rec.body.get("model")):
+            status, err = profiles.model_not_found(self.profile, str(rec.body.get("model")))
+            await self._send_json(conn, status, err, rec=rec)
+            return
         reply = self._next_reply(rec)
         rec.reply = reply
         if reply is None:
@@ -573,12 +588,9 @@ class FakeBackend:
         await self._play(conn, rec, reply, style, ex)
 
     def _model_json(self, model_id: str) -> dict[str, Any]:
-        return {
-            "id": model_id,
-            "object": "model",
-            "created": 1700000000,
-            "owned_by": "fake-backend",
-        }
+        entry = profiles.model_entry(self.profile, model_id)
+        entry.update(self.model_meta.get(model_id, {}))
+        return entry
 
     async def _play(
         self, conn: Connection, rec: RecordedRequest, reply: Reply, style: wire.Style, ex: _Exchange

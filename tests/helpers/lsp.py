@@ -23,6 +23,7 @@ from lsprotocol import types
 from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from lsp_server.model.providers import KEY_ENV_VARS
 from tests.fake_backend import FakeBackend, Reply
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,8 +32,7 @@ CLIENTS = ["neovim-0.7.2", "neovim-0.11.4", "emacs-eglot-1.9", "vscode-inline"]
 MODEL = "devstral-small-latest"
 TEST_KEY = "sk-test-0123456789abcdef0123456789"
 
-_SCRUB = ("MISTRAL_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENROUTER_API_KEY",
-          "BAZAARLINK_API_KEY")
+_SCRUB = (*KEY_ENV_VARS, "OPENAI_BASE_URL")
 
 
 def load_capabilities(name: str) -> types.ClientCapabilities:
@@ -51,6 +51,7 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
            if k not in _SCRUB and not k.startswith("DEVSTRAL_")}
     env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
     env["XDG_STATE_HOME"] = _STATE_HOME
+    env["DEVSTRAL_LOCAL_PROBE"] = "off"  # never the real 11434 & co; probe tests inject ports
     env.update(extra or {})
     return env
 
