@@ -236,7 +236,7 @@ class Settings:
     daily_budget_usd: float | None = _setting(None, validator=_budget, converter=_as_float)
     """USD per day (all sessions); when reached, automatic completions pause and invoked
     requests say so without calling the model. User settings only (never a project file)."""
-    prices: dict[str, Any] | None = _setting(None, validator=_prices)
+    prices: dict[str, Any] | None = _setting(None, validator=_prices)  # noqa: RUF009
     """Price overrides, USD per million tokens, keyed by model id or id prefix:
     `{"my-model": {"input": 0.1, "cachedInput": 0.01, "output": 0.3}}`. User settings only
     (a repository must not price its model at zero)."""
