@@ -156,7 +156,7 @@ class DevstralServer(LanguageServer):
                 self.config_ready.set()
         task = self.discovery
         if task is not None and not task.done() and not self.completion_endpoint.model:
-            # Bounded by discovery's own timeouts (0.5 s per local port, 10 s remote); this
+            # Bounded by discovery's own timeouts (2 s for the local probe, 10 s remote); this
             # cap only guards against a stuck import.
             await asyncio.wait({task}, timeout=30.0)
 

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROBE_TIMEOUT_S = 0.5
-"""Per-port budget of the local probe: loopback answers in milliseconds or not at all."""
+PROBE_TIMEOUT_S = 2.0
+"""Per-port bound of the local probe (all ports at once). A port nobody listens on refuses at
+once, so the bound only matters for a runtime that accepts but is busy (loading a model, a
+loaded machine): it must be long enough not to miss a real Ollama then."""
 
 
 @dataclass(frozen=True)
