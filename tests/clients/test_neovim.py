@@ -237,6 +237,8 @@ def test_an_outage_never_blocks_typing_and_the_status_follows_it(
     assert res["status_lines_in_outage"][0].startswith("devstral: error")
     assert res["status_after"] == "devstral: ready", describe(run)
     assert not any("error" in line for line in res["status_lines_after"]), res["status_lines_after"]
+    assert any(line.startswith("today: ") and " requests" in line
+               for line in res["status_lines_after"]), res["status_lines_after"]  # devstral/usage
     # Item 12: the ghost highlight has a terminal colour without 'termguicolors', and italics.
     assert not res["termguicolors"]
     assert res["hl"].get("foreground") is not None and res["hl"].get("italic"), res["hl"]

@@ -419,8 +419,7 @@ function scenarios.menu_edit_workspace()
     return asked
   end, 5000, 'the instruction prompt')
   wait_until(function()
-    return log_count('executeCommand devstral.editWorkspace') > 0
-      and require('devstral').state.status ~= 'busy'
+    return log_count('devstral.editWorkspace done') > 0 or log_count('devstral.editWorkspace failed') > 0
   end, 30000, 'the edit across files to finish')
   sleep(200)
   step('done')

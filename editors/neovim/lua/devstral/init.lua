@@ -379,6 +379,9 @@ function M.execute(command, argument, bufnr, on_done)
     if not M.state.server_reports then
       set_state(err and 'error' or 'ready', err and (err.message or vim.inspect(err)) or nil)
     end
+    if not err then
+      log_append('INFO', 'executeCommand ' .. command .. ' done')
+    end
     if err then
       local why = err.message or vim.inspect(err)
       log_append('ERROR', command .. ' failed: ' .. why)
