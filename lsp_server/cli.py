@@ -80,6 +80,7 @@ def _offline_server(path: Path, *, index: bool = True, discover: bool = False
 
     server = create_server()
     user = _StderrUser()
+    # The CLI prints to stderr instead of window/showMessage: same methods, another class.
     server.user = user  # type: ignore[assignment]
     server.pipeline.user = user
     root, in_project = _project_root(path)

@@ -20,7 +20,7 @@ EXIT_OK = 0
 
 
 def _source_of(server: Any, name: str, key: str) -> str:
-    source = server.sources.get(name, "default")
+    source = str(server.sources.get(name, "default"))
     if key == "provider" and server.settings.provider == "auto":
         _name, why = resolve_provider(server.settings, server.environ)
         source = f"default; {why}" if why else source
@@ -64,7 +64,7 @@ def _field_names(settings: Any) -> list[str]:
 
 async def _check(server: Any, timeout_s: float) -> int:
     from .model import discovery
-    from .model.client import BackendError, translate_error
+    from .model.errors import BackendError, translate_error
 
     await server.discover_now()  # the local probe, when nothing is configured
     failures: dict[str, BackendError] = {}

@@ -144,6 +144,7 @@ def configure(*, verbose: int = 0, log_file: str | None = None, level: str | Non
         for handler in list(pygls_stderr.handlers):
             if getattr(handler, "devstral_stderr", False):
                 pygls_stderr.removeHandler(handler)
+        # a marker on our own handler, so a second configure() replaces it
         stderr.devstral_stderr = True  # type: ignore[attr-defined]
         pygls_stderr.addHandler(stderr)
         if pygls_stderr.level == logging.NOTSET:

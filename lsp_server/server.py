@@ -35,6 +35,7 @@ from .text import normalize_newlines
 from .uris import uri_to_path
 
 if TYPE_CHECKING:
+    from .context.engine import ContextEngine
     from .model.client import ModelClient
 
 log = logging.getLogger("lsp_server")
@@ -103,9 +104,9 @@ class DevstralServer(LanguageServer):
         self.encoding = PositionEncoding.UTF16
         self.client_has_inline = False
         self.offer_completion_items = True
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, ModelClient] = {}
         self._client_endpoints: dict[str, Endpoint] = {}
-        self._closing: Any = None
+        self._closing: asyncio.Future[None] | None = None
         self.warming: asyncio.Future[None] | None = None
         """Loading what the first completion needs (`start_warm_up`); done = warm."""
         self.user = UserMessages(self)
@@ -298,6 +299,11 @@ class DevstralServer(LanguageServer):
         log.info("discovery done%s: %s", " (models chosen from what is served)" if changed
                  else "", self._roles_logged)
 
+    def note_problem(self, problem: str) -> None:
+        """A settings problem found before the client can be told: shown by the next
+        announcing `apply_settings`, once."""
+        self._pending_problems.append(problem)
+
     def load_project_config(self) -> None:
         """Read `.devstral.json` from the first workspace root that has one (bounded, never
         raising: a hostile file costs one message, never `initialize`)."""
@@ -338,13 +344,13 @@ class DevstralServer(LanguageServer):
         """The main role's client (code actions, the agent); rebuilt when settings change."""
         return self._client_for("main", self.endpoint)
 
-    def completion_client(self) -> Any:
+    def completion_client(self) -> ModelClient:
         """The completion role's client (the main one when both roles share an endpoint)."""
         if self.completion_endpoint == self.endpoint:
             return self.model_client()
         return self._client_for("completion", self.completion_endpoint)
 
-    def _client_for(self, role: str, endpoint: Endpoint) -> Any:
+    def _client_for(self, role: str, endpoint: Endpoint) -> ModelClient:
         from .model.discovery import explaining_client
 
         client = self._clients.get(role)
@@ -436,7 +442,7 @@ class DevstralServer(LanguageServer):
 
     # ----- documents and context -----------------------------------------------------------
     @property
-    def context_engine(self) -> Any:
+    def context_engine(self) -> ContextEngine:
         """The engine behind `context` (its privacy guard is shared with code actions)."""
         return self.context.engine
 

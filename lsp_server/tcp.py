@@ -149,7 +149,7 @@ async def _serve(server: Any, host: str, port: int, token: str, on_listening: An
             server.report_server_error(exc, kind)
 
         try:
-            await run_async(stop_event=stop_event, reader=_Replay(first, reader),  # type: ignore[arg-type]
+            await run_async(stop_event=stop_event, reader=_Replay(first, reader),
                             protocol=server.protocol, logger=log, error_handler=on_error)
         finally:
             done.set()

@@ -313,6 +313,7 @@ class CompletionPipeline:
             multiline=multiline,
             max_tokens=settings.max_tokens if multiline else min(settings.max_tokens, 64),
             temperature=settings.temperature,
+            # a str from the preset table, one of PrefixStyle's values by construction
             prefix_style=endpoint.prefix_style,  # type: ignore[arg-type]
             fim_style=endpoint.fim_style,
         )

@@ -100,7 +100,7 @@ def prompt_order(chosen: Sequence[Candidate], prev: Mapping[Key, Kept]) -> list[
     position = {key: i for i, key in enumerate(prev)}
     old = [c for c in chosen if c.snippet is not None and c.key in position]
     new = [c for c in chosen if c.snippet is not None and c.key not in position]
-    old.sort(key=lambda c: position[c.key])  # type: ignore[index]
+    old.sort(key=lambda c: position[c.key] if c.key is not None else -1)
     new.sort(key=_fresh_order)
     return old + new
 

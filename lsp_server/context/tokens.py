@@ -89,6 +89,7 @@ def _release_python_ranks(enc: tiktoken.Encoding) -> None:
     memory is simply reused by later allocations.
     """
     if getattr(enc, "_mergeable_ranks", None) is not None:
+        # tiktoken's private copy of the ranks, dropped on purpose (see above)
         enc._mergeable_ranks = None  # type: ignore[assignment]
     try:
         import ctypes

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 def parse_range(raw: Any) -> types.Range | None:
     """The `Range` in a payload (JSON), or None when it is missing or malformed."""
     if raw is None:
         return None
     try:
-        rng = default_converter().structure(raw, types.Range)
+        # pygls' converter factory is untyped; its result is a cattrs Converter.
+        rng = default_converter().structure(raw, types.Range)  # type: ignore[no-untyped-call]
     except Exception:
         return None
     return rng if isinstance(rng, types.Range) else None
@@ -51,21 +54,9 @@ def edit_caps(ls: DevstralServer) -> EditCapabilities:
 
 
 def path_policy(ls: DevstralServer) -> Callable[[Path], str | None]:
-    """The one hook for the ignore rules: `path -> refusal reason | None`.
-
-    Uses the context engine's guard when it runs, otherwise a `PrivacyGuard` over the roots
-    (secret files, `.devstralignore`); everything is allowed if privacy cannot be loaded.
-    """
-    engine = ls.context_engine
-    guard = getattr(engine, "privacy", None) or getattr(engine, "guard", None)
-    if guard is not None and hasattr(guard, "blocked_reason"):
-        return guard.blocked_reason  # type: ignore[no-any-return]
-    try:
-        from ..context.privacy import PrivacyGuard
-    except Exception:  # pragma: no cover - privacy module unavailable
-        log.warning("privacy rules unavailable: every workspace file may be sent")
-        return lambda _p: None
-    return PrivacyGuard(ls.roots).blocked_reason
+    """The one hook for the ignore rules: `path -> refusal reason | None` (secret files,
+    `.devstralignore`, `.gitignore`), the context engine's guard, shared with completions."""
+    return ls.context_engine.guard.blocked_reason
 
 
 def model_asker(ls: DevstralServer, progress: Progress) -> Callable[[list[dict[str, Any]], int],
@@ -105,7 +96,7 @@ async def apply_edit(ls: DevstralServer, edit: types.WorkspaceEdit, label: str) 
     return bool(resp.applied)
 
 
-async def guard(ls: DevstralServer, coro: Awaitable[Any]) -> Any:
+async def guard(ls: DevstralServer, coro: Awaitable[T]) -> T | dict[str, Any]:
     """Every failure becomes one message and a result; nothing is applied. Every log line of
     the action carries its id (`a<n>`)."""
     from ..logging_setup import request_scope
@@ -114,7 +105,7 @@ async def guard(ls: DevstralServer, coro: Awaitable[Any]) -> Any:
         return await _guarded(ls, coro)
 
 
-async def _guarded(ls: DevstralServer, coro: Awaitable[Any]) -> Any:
+async def _guarded(ls: DevstralServer, coro: Awaitable[T]) -> T | dict[str, Any]:
     link_request_cancel(ls)
     try:
         return await coro

@@ -43,7 +43,7 @@ def register(server: DevstralServer) -> None:
             opts = None  # Lua clients encode an empty table as an empty array
         ls.init_options = opts if isinstance(opts, dict) else None
         if opts is not None and not isinstance(opts, dict):
-            ls._pending_problems.append("initializationOptions must be an object; ignored")
+            ls.note_problem("initializationOptions must be an object; ignored")
         ls.roots = _roots(params)
         from .process import watch_parent
 
