@@ -123,30 +123,28 @@ async def test_local_probe_uses_the_first_runtime_serving_devstral() -> None:
         assert f"using lmstudio at {lmstudio.base_url}" in logs
 
 
+async def _messages_after_three_empty_tries(probe: str) -> list[str]:
+    """Three invoked completions with nothing configured: each empty; what the user saw."""
+    async with lsp_session(server_env({"DEVSTRAL_LOCAL_PROBE": probe})) as (lsp, _):
+        open_doc(lsp, URI, TEXT)
+        for _ in range(3):
+            got = await inline(lsp, URI, 1, 12)
+            assert got is None or not got.items
+        return [m.message for m in lsp.messages]
+
+
 async def test_local_probe_with_nothing_serving_says_what_to_run() -> None:
     with FakeBackend(models=["qwen3:8b"], profile="ollama") as ollama:
-        env = server_env({"DEVSTRAL_LOCAL_PROBE": f"ollama:{ollama.port},vllm:{_closed()}"})
-        async with lsp_session(env) as (lsp, _):
-            open_doc(lsp, URI, TEXT)
-            for _ in range(3):
-                got = await inline(lsp, URI, 1, 12)
-                assert got is None or not got.items
-            shown = [m.message for m in lsp.messages]
+        [message] = await _messages_after_three_empty_tries(
+            f"ollama:{ollama.port},vllm:{_closed()}")
         assert ollama.completion_requests == []
-    [message] = shown
     assert "no Devstral model" in message and "qwen3:8b" in message
     assert "ollama pull devstral-small-2" in message and "MISTRAL_API_KEY" in message
 
 
 async def test_nothing_configured_nothing_local_is_one_message() -> None:
-    env = server_env({"DEVSTRAL_LOCAL_PROBE": f"ollama:{_closed()},llamacpp:{_closed()}"})
-    async with lsp_session(env) as (lsp, _):
-        open_doc(lsp, URI, TEXT)
-        for _ in range(3):
-            got = await inline(lsp, URI, 1, 12)
-            assert got is None or not got.items
-        shown = [m.message for m in lsp.messages]
-    [message] = shown
+    [message] = await _messages_after_three_empty_tries(
+        f"ollama:{_closed()},llamacpp:{_closed()}")
     assert "ollama pull devstral-small-2" in message and "MISTRAL_API_KEY" in message
 
 
