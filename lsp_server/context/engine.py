@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -90,7 +89,6 @@ class ContextEngine:
         self.recent_edits_enabled = recent_edits
         self.max_recent_files = max_recent_files
         self.max_similar_docs = max_similar_docs
-        self.index_debounce_seconds = index_debounce_seconds
         self.snap_lines = snap_lines
         self.sticky_lines = sticky_lines
         self.guard = PrivacyGuard(roots)
@@ -101,7 +99,6 @@ class ContextEngine:
         self.history = EditHistory()
         self.windows = WindowCache()
         self.count = TokenCounter()
-        self.last_build_ms = 0.0
         self._open: dict[str, tuple[str, str]] = {}
         self._recent_docs: OrderedDict[str, tuple[str, str]] = OrderedDict()
         self._sticky = StickySnippets()
@@ -246,7 +243,6 @@ class ContextEngine:
         Raises `ContextBlocked` for secret or `.devstralignore`d documents: nothing of them may
         be sent, so the caller must not make a request at all.
         """
-        started = time.perf_counter()
         path = uri_to_path(uri)
         if path is not None:
             reason = self.guard.blocked_reason(path)
@@ -340,7 +336,6 @@ class ContextEngine:
             "total": p_tokens + s_tokens + snippet_tokens + recent_tokens,
             "budget": budget,
         }
-        self.last_build_ms = (time.perf_counter() - started) * 1e3
         return ctx
 
     def _snippet_cost(self, path: str, text: str) -> int:
