@@ -25,6 +25,7 @@ from itertools import pairwise
 
 from ..context.lazy_re import LazyPattern
 from ..model.prompts import HOLE_MARKER
+from ..text import normalize_newlines
 
 _MAX_PREFIX_LINES = 200
 """How far back an echo of earlier lines is looked for; also bounds the opener search."""
@@ -356,8 +357,7 @@ def _reindent_from_column_zero(lines: list[str], ctx: _Ctx, *, fenced: bool) -> 
 
 def _extract(raw: str, ctx: _Ctx, *, final: bool) -> _Extracted:
     """Find the code in the answer: drop fences, preambles, prompt echoes and explanations."""
-    if "\r" in raw:
-        raw = raw.replace("\r\n", "\n")  # a CRLF reply: the caller adds the file's line ends
+    raw = normalize_newlines(raw)  # a CRLF reply: the caller puts the file's line ends back
     if HOLE_MARKER in raw:
         raw = raw.replace(HOLE_MARKER, "")
     for tag in _STRIP_TAGS:

@@ -23,6 +23,7 @@ from lsp_server.completion.postprocess import clean_completion, decide_multiline
 from lsp_server.context.symbols import _parser
 from lsp_server.documents import Document, PositionEncoding
 from lsp_server.features.completion import inline_items
+from lsp_server.text import normalize_newlines
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "completion_corpus" / "cases.py"
 _data = runpy.run_path(str(CORPUS))
@@ -38,8 +39,8 @@ def accept(case: Any) -> str:
     text = case.buffer.replace(CURSOR, "", 1)
     doc = Document("file:///corpus/" + case.id, text, version=1, language_id=case.lang)
     # The context engine hands the cleanup "\n" text; the pipeline decides multi-line the same way.
-    prefix = text[:offset].replace("\r\n", "\n")
-    suffix = text[offset:].replace("\r\n", "\n")
+    prefix = normalize_newlines(text[:offset])
+    suffix = normalize_newlines(text[offset:])
     line_before = prefix.rsplit("\n", 1)[-1]
     line_after = suffix.split("\n", 1)[0]
     cleaned = clean_completion(case.reply, prefix=prefix, suffix=suffix, language_id=case.lang,
