@@ -54,8 +54,8 @@ def completion_items_wanted(
     return mode == "always" or not client_has_inline or client_asks
 
 
-def client_asks_for_items(caps: types.ClientCapabilities) -> bool:
-    experimental = caps.experimental
+def client_asks_for_items(caps: types.ClientCapabilities | None) -> bool:
+    experimental = caps.experimental if caps is not None else None
     ours = experimental.get("devstral") if isinstance(experimental, dict) else None
     return isinstance(ours, dict) and ours.get(ASKS_FOR_ITEMS) is True
 
@@ -188,8 +188,17 @@ def _relative_indent(text: str, line_before: str) -> str:
     return "\n".join([head, *(ln[len(base):] if ln.startswith(base) else ln for ln in rest)])
 
 
+def _client_caps(ls: DevstralServer) -> types.ClientCapabilities | None:
+    """None before `initialize` (a request may come first; it gets an empty answer)."""
+    try:
+        return ls.client_capabilities
+    except AttributeError:
+        return None
+
+
 def _item_caps(ls: DevstralServer) -> types.ClientCompletionItemOptions | None:
-    td = ls.client_capabilities.text_document
+    caps = _client_caps(ls)
+    td = caps.text_document if caps is not None else None
     return td.completion.completion_item if td and td.completion else None
 
 
@@ -240,7 +249,7 @@ def register(server: DevstralServer) -> None:
         empty = types.CompletionList(is_incomplete=True, items=[])
         if not completion_items_wanted(ls.settings.completion_items,
                                        client_has_inline=ls.client_has_inline,
-                                       client_asks=client_asks_for_items(ls.client_capabilities)):
+                                       client_asks=client_asks_for_items(_client_caps(ls))):
             return empty
         ctx = params.context
         invoked = ctx is None or ctx.trigger_kind == types.CompletionTriggerKind.Invoked
