@@ -13,9 +13,6 @@ imports this module when it registers the feature, before it answers `initialize
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,22 +192,16 @@ async def propose_explanation(t: Target, data: Mapping[str, Any], ask: Ask) -> E
     return Explanation(heading, text, Path(inp.path).name or "selection")
 
 
-def explanation_dir() -> Path:
-    """Where explanations are written to be shown as documents (the user's cache, else tmp)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) / "devstral-lsp" if base else Path(tempfile.gettempdir()) / (
-        f"devstral-lsp-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
-    return root / "explanations"
-
-
 def save_explanation(t: Target, explanation: Explanation) -> Path:
-    """Write the explanation to a Markdown file named for the range; raises `OSError`."""
-    folder = explanation_dir()
-    digest = hashlib.sha1(f"{t.uri}:{t.start}:{t.end}".encode()).hexdigest()[:8]
-    target = folder / f"{explanation.name}-{digest}.md"
-    folder.mkdir(parents=True, exist_ok=True)
-    target.write_text(explanation.heading + explanation.text + "\n", encoding="utf-8")
-    return target
+    """Write the explanation to a new Markdown file in the user's private folder.
+
+    Raises `OSError` (`private_files.NotPrivate` when no private folder exists); the caller
+    then shows the text as a message. Never a shared temp folder (see `private_files`).
+    """
+    from ..private_files import private_dir, write_private
+
+    return write_private(private_dir("explanations"), explanation.name, ".md",
+                         explanation.heading + explanation.text + "\n")
 
 
 def unfinished_run_message(stop_reason: str, *, max_turns: int, max_total_tokens: int,

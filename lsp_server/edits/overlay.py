@@ -436,16 +436,3 @@ class Overlay:
                 path=p, old=old, new=_from_model_text(f.current, f.crlf), version=f.version
             )
         return out
-
-    def stale(self, current_versions: Mapping[Path, int | None]) -> list[Path]:
-        """Changed files whose open document's version moved since the snapshot.
-
-        For the `changes` fallback (which carries no versions) the server should check this
-        right before `workspace/applyEdit` and refuse rather than apply at shifted positions.
-        """
-        norm = {_norm(p): v for p, v in current_versions.items()}
-        return [
-            p
-            for p, ch in self.changed_files().items()
-            if ch.version is not None and norm.get(p) != ch.version
-        ]

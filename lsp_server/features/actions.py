@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,16 @@ from ..actions.propose import ActionFailed, Target
 from ..documents import Document
 from ..server import DevstralServer
 from ..uris import uri_to_path
-from .commands import apply_edit, argument, edit_caps, guard, model_asker, parse_range, path_policy
+from .commands import (
+    apply_edit,
+    argument,
+    edit_caps,
+    guard,
+    model_asker,
+    open_documents,
+    parse_range,
+    path_policy,
+)
 from .progress import Progress
 
 # The action cores (prompts, reply parsing, diffs, workspace edits, the secrets vault) are
@@ -52,6 +62,8 @@ KINDS = [
     types.CodeActionKind.Empty,
 ]
 MAX_MESSAGE_CHARS = 4000
+MAX_TEST_FILE_BYTES = 1_000_000
+"""A larger existing test file is not read (nor extended) by Generate tests."""
 
 
 # --------------------------------------------------------------------------- capabilities
@@ -134,7 +146,7 @@ def _target(ls: DevstralServer, data: dict[str, Any], *, check_version: bool) ->
         raise ActionFailed("Devstral: the action has no valid range.")
     path = uri_to_path(uri)
     if path is not None:
-        reason = path_policy(ls)(path)
+        reason = path_policy(ls, document=True)(path)
         if reason:
             raise ActionFailed(f"Devstral: {path.name} is not sent to the model ({reason}).")
     start = doc.offset_at(rng.start.line, rng.start.character, ls.encoding)
@@ -167,12 +179,15 @@ async def compute_edit(ls: DevstralServer, action: ActionId, data: dict[str, Any
 
 def _read_existing(ls: DevstralServer, path: Path) -> tuple[str | None, int | None, str | None]:
     """(text, open version, uri) of a file from the open documents, else from disk."""
+    from ..fs_limits import read_regular
+
     for doc in ls.documents:
         if uri_to_path(doc.uri) == path:
             return doc.text, doc.version, doc.uri
-    if path.is_file():
-        try:
-            return path.read_text(encoding="utf-8").removeprefix("\ufeff"), None, None
+    if os.path.lexists(path):
+        try:  # regular files only, bounded (a FIFO or /dev/zero in its place must not hang)
+            data = read_regular(path, MAX_TEST_FILE_BYTES)
+            return data.decode("utf-8").removeprefix("\ufeff"), None, None
         except (OSError, UnicodeDecodeError) as exc:
             raise ActionFailed(f"Devstral: cannot read {path.name}: {exc}") from exc
     return None, None, None
@@ -184,7 +199,7 @@ async def _compute_tests(ls: DevstralServer, t: Target, data: dict[str, Any],
     from ..actions.propose import propose_tests, with_tests_appended
     from ..actions.testfile import matching_test_path
     from ..edits.overlay import FileChange
-    from ..edits.workspace_edit import build_workspace_edit
+    from ..edits.workspace_edit import build_workspace_edit, revalidate, stale_message
 
     src = uri_to_path(t.uri)
     test_path = matching_test_path(src, ls.roots) if src is not None else None
@@ -201,6 +216,14 @@ async def _compute_tests(ls: DevstralServer, t: Target, data: dict[str, Any],
         existing, version, uri = t.text, t.version, t.uri
     change = FileChange(path=test_path, old=existing, new=with_tests_appended(existing, code),
                         version=version if existing is not None else None)
+    # The test file may have been opened, typed in or created while the model worked: the
+    # edit was computed for the text read above, so it is sent only if the file still holds it.
+    fresh, stale = revalidate([change], open_documents(ls))
+    if stale:
+        raise ActionFailed(stale_message(stale))
+    change = fresh[0]
+    if change.version is not None and uri is None:
+        uri = next((d.uri for d in ls.documents if uri_to_path(d.uri) == test_path), None)
     built = build_workspace_edit(
         [change], edit_caps(ls), label="Devstral: generate tests",
         uri_for=lambda p: uri if uri is not None and p == test_path else p.as_uri())

@@ -53,10 +53,29 @@ def edit_caps(ls: DevstralServer) -> EditCapabilities:
     return EditCapabilities.from_client(ls.client_capabilities, str(ls.encoding))
 
 
-def path_policy(ls: DevstralServer) -> Callable[[Path], str | None]:
-    """The one hook for the ignore rules: `path -> refusal reason | None` (secret files,
-    `.devstralignore`, `.gitignore`), the context engine's guard, shared with completions."""
-    return ls.context_engine.guard.blocked_reason
+def path_policy(ls: DevstralServer, *, document: bool = False) -> Callable[[Path], str | None]:
+    """The one hook for the privacy rules: `path -> refusal reason | None`, from the context
+    engine's guard (shared with completions).
+
+    By default the rule for files the server reads or edits on its own (the edit agent,
+    Generate tests): secret and `.devstralignore`d files, version-control metadata and links
+    whose target leaves the workspace (`PrivacyGuard.reach_reason`). `document=True` is the
+    rule for the user's own open document (`blocked_reason`: secret and ignored files).
+    """
+    guard = ls.context_engine.guard
+    return guard.blocked_reason if document else guard.reach_reason
+
+
+def open_documents(ls: DevstralServer) -> dict[Path, tuple[str, int]]:
+    """Every open `file:` document's text and version, by path (what `revalidate` compares)."""
+    from ..uris import uri_to_path
+
+    out: dict[Path, tuple[str, int]] = {}
+    for doc in ls.documents:
+        p = uri_to_path(doc.uri)
+        if p is not None:
+            out[p] = (doc.text, doc.version)
+    return out
 
 
 def model_asker(ls: DevstralServer, progress: Progress) -> Callable[[list[dict[str, Any]], int],

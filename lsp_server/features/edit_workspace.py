@@ -5,12 +5,12 @@ Takes `{"instruction", "uri"?, "range"?}`. Without an instruction it uses the te
 files…" code action passes for clients that cannot prompt; with neither it shows a message
 saying how to give one and changes nothing. The agent (`edits/agent.py`) works on an overlay of
 the open buffers and the disk; only a run the model finished is applied, and only if none of the
-files it read changed meanwhile.
+files it edited changed meanwhile (buffer or disk, `edits.workspace_edit.revalidate`). Without a
+workspace folder the agent reaches only the open documents.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..actions.catalog import COMMAND, ActionId
@@ -19,7 +19,15 @@ from ..actions.propose import ActionFailed, unfinished_run_message
 # A runtime import: pygls resolves a command handler's annotations to structure its arguments.
 from ..server import DevstralServer
 from ..uris import uri_to_path
-from .commands import apply_edit, argument, edit_caps, guard, parse_range, path_policy
+from .commands import (
+    apply_edit,
+    argument,
+    edit_caps,
+    guard,
+    open_documents,
+    parse_range,
+    path_policy,
+)
 from .progress import Progress
 
 
@@ -41,7 +49,12 @@ def _instruction(ls: DevstralServer, data: dict[str, Any]) -> str | None:
 async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[str, Any]:
     from ..edits.agent import AgentError, AgentLimits, context_note_for, run_edit_agent
     from ..edits.overlay import Overlay
-    from ..edits.workspace_edit import build_workspace_edit, client_can_create_files
+    from ..edits.workspace_edit import (
+        build_workspace_edit,
+        client_can_create_files,
+        revalidate,
+        stale_message,
+    )
     from ..secrets_vault import SecretVault
 
     instruction = _instruction(ls, data)
@@ -53,21 +66,21 @@ async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[s
         return {"applied": False, "files": [], "summary": "No instruction given."}
     uri = data.get("uri") if isinstance(data.get("uri"), str) else None
     current = uri_to_path(uri) if uri else None
+    open_docs = open_documents(ls)
+    doc_uris = {p: d.uri for d in ls.documents if (p := uri_to_path(d.uri)) is not None}
     roots = list(ls.roots)
-    if not roots and current is not None:
-        roots = [current.parent]
+    # No workspace folder means no workspace: the folders of the open documents only give
+    # them names, and the agent may see and edit exactly those documents (never, say, the
+    # home folder around a file opened on its own).
+    documents_only = not roots
+    if documents_only:
+        roots = sorted({p.parent for p in open_docs})
     if not roots:
-        raise ActionFailed("Devstral: Edit across files needs a workspace folder.")
-    open_docs: dict[Path, tuple[str, int]] = {}
-    doc_uris: dict[Path, str] = {}
-    for doc in ls.documents:
-        p = uri_to_path(doc.uri)
-        if p is not None:
-            open_docs[p] = (doc.text, doc.version)
-            doc_uris[p] = doc.uri
+        raise ActionFailed("Devstral: Edit across files needs a workspace folder or an open "
+                           "file.")
     caps = edit_caps(ls)
     overlay = Overlay([(r.name, r) for r in roots], open_docs, is_allowed=path_policy(ls),
-                      allow_create=client_can_create_files(caps))
+                      allow_create=client_can_create_files(caps), documents_only=documents_only)
     rng = parse_range(data.get("range"))
     note = context_note_for(overlay, current, rng.start.line if rng else None,
                             rng.end.line if rng else None)
@@ -93,12 +106,13 @@ async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[s
     if not result.file_changes:
         ls.user.show_info(f"Devstral made no changes: {summary}")
         return {"applied": False, "files": [], "summary": summary}
-    stale = overlay.stale({p: d.version for p, d in
-                           ((uri_to_path(d.uri), d) for d in ls.documents) if p is not None})
+    # Every file as the agent read it, against the buffer or disk now: the edits were computed
+    # for that text, so a file changed meanwhile (even one that was not open) refuses it all.
+    changes, stale = revalidate(result.file_changes.values(), open_documents(ls))
     if stale:
-        raise ActionFailed("Devstral: the edit was not applied because "
-                           f"{', '.join(p.name for p in stale)} changed meanwhile.")
-    built = build_workspace_edit(result.file_changes, caps, label=f"Devstral: {instruction}",
+        raise ActionFailed(stale_message(stale))
+    doc_uris.update({p: d.uri for d in ls.documents if (p := uri_to_path(d.uri)) is not None})
+    built = build_workspace_edit(changes, caps, label=f"Devstral: {instruction}",
                                  description=summary,
                                  uri_for=lambda p: doc_uris.get(p) or p.as_uri())
     if built.message:

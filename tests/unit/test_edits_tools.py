@@ -515,6 +515,8 @@ def test_bom_is_not_part_of_the_text(ws: Path) -> None:
 
 
 def test_open_document_version_and_stale(ws: Path) -> None:
+    from lsp_server.edits.workspace_edit import revalidate
+
     a = ws / "pkg" / "a.py"
     ov, tb = make(ws, open_documents={a: (A_PY, 5)})
     ed(tb, command="str_replace", path="/workspace/pkg/a.py", old_str="return 1", new_str="r = 0")
@@ -522,9 +524,10 @@ def test_open_document_version_and_stale(ws: Path) -> None:
     changes = ov.changed_files()
     assert changes[a].version == 5
     assert changes[ws / "README.md"].version is None
-    assert ov.stale({a: 5}) == []
-    assert ov.stale({a: 6}) == [a]
-    assert ov.stale({}) == [a]  # closed meanwhile
+    assert revalidate(changes.values(), {a: (A_PY, 5)})[1] == []
+    assert revalidate(changes.values(), {a: (A_PY + "# typed\n", 6)})[1] == [a]
+    (ws / "pkg" / "a.py").write_text("# saved elsewhere\n")
+    assert revalidate(changes.values(), {})[1] == [a]  # closed meanwhile, disk differs
 
 
 def test_multi_root_overlay(tmp_path: Path) -> None:
