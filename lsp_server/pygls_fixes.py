@@ -17,6 +17,10 @@ it is obsolete and can go.
 4. **Document sync bypass** (`FixedProtocol.lsp_text_document__did_*`): pygls' own document
    store re-splits the whole text on every change (O(file) per keystroke) and keeps a second
    copy; document sync goes to our line-indexed `DocumentStore` only.
+6. **Shutdown with work pending** (`FixedProtocol.lsp_shutdown`): pygls cancels pending futures
+   while iterating the live `_request_futures`; cancelling a generator handler's plain
+   `Future` (a running `workspace/executeCommand`) runs its callbacks at once, which can file
+   a new future, and `shutdown` failed with "dictionary changed size during iteration".
 5. **Command annotations are evaluated** (no code, a rule): pygls calls `get_type_hints` on a
    command handler to structure its arguments, so every name in a command handler's
    annotations must be importable at run time in its module (not only under TYPE_CHECKING).
@@ -44,7 +48,7 @@ ANSWERED = object()
 
 
 class FixedProtocol(LanguageServerProtocol):
-    """pygls' language server protocol with workarounds 1, 2 and 4."""
+    """pygls' language server protocol with workarounds 1, 2, 4 and 6."""
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         """Answer a request whose params do not fit its type with -32602 and its own id.
@@ -103,6 +107,18 @@ class FixedProtocol(LanguageServerProtocol):
             loop.call_soon_threadsafe(drop)
         except RuntimeError:  # the loop is closed: the process is exiting anyway
             pass
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        """pygls' shutdown, cancelling pending work over a *copy* of the futures (fix 6)."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
 
     @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(

@@ -22,8 +22,8 @@ import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.e2e.conftest import REPO, fake_env, inline, open_doc
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
+from tests.helpers.lsp import REPO, fake_env, inline, open_doc
 
 from .helpers import RawServer, init_params, session
 

@@ -121,3 +121,24 @@ def test_5_every_command_handler_annotation_resolves_at_run_time() -> None:
         # pygls does this (on `handler.func` for partials); NameError for a TYPE_CHECKING name
         typing.get_type_hints(getattr(handler, "func", handler))
         assert name
+
+
+async def test_6_shutdown_with_a_command_still_running_is_answered() -> None:
+    """pygls 2.1 failed `shutdown` ("dictionary changed size during iteration") here."""
+    server, out = _server()
+    started = asyncio.Event()
+
+    @server.command("devstral.test.hang")
+    async def hang(ls: DevstralServer, *args: Any) -> str:
+        started.set()
+        await asyncio.Event().wait()  # a model call that never answers
+        return "never"
+
+    _send(server, {"id": 1, "method": "initialize", "params": {"capabilities": {}}})
+    _send(server, {"id": 7, "method": "workspace/executeCommand",
+                   "params": {"command": "devstral.test.hang", "arguments": []}})
+    await asyncio.wait_for(started.wait(), 10)
+    _send(server, {"id": 8, "method": "shutdown"})
+    await _settle()
+    [reply] = [m for m in out.sent if m.get("id") == 8]
+    assert "error" not in reply and reply["result"] is None

@@ -257,3 +257,30 @@ def test_tcp_first_message_must_carry_the_token() -> None:
             check_first_message(body, "s3cret")
     msg = check_first_message(_init({"tcpToken": "s3cret", "debounceMs": 5}), "s3cret")
     assert msg["params"]["initializationOptions"] == {"debounceMs": 5}
+
+
+# ----------------------------------------------------------------------------- defect 7
+
+
+def test_private_files_are_private_and_never_follow_links(tmp_path: Path) -> None:
+    from lsp_server.private_files import NotPrivate, private_dir, write_private
+
+    cache, home = tmp_path / "cache", tmp_path / "home"
+    cache.mkdir()
+    home.mkdir()
+    env = {"XDG_CACHE_HOME": str(cache), "HOME": str(home)}
+    folder = private_dir("explanations", environ=env)
+    assert folder == cache / "devstral-lsp" / "explanations"
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    path = write_private(folder, "a.py", ".md", "hello\n")
+    assert path.read_text() == "hello\n" and (path.stat().st_mode & 0o777) == 0o600
+    assert write_private(folder, "a.py", ".md", "again\n") != path  # never overwrites
+    # A planted link or a folder others can write is not private: the next base is used.
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (home / ".cache").mkdir()
+    (home / ".cache" / "devstral-lsp").symlink_to(victim, target_is_directory=True)
+    (cache / "devstral-lsp").chmod(0o777)
+    with pytest.raises(NotPrivate):
+        private_dir("explanations", environ=env)
+    assert list(victim.iterdir()) == []
