@@ -94,6 +94,7 @@ def linked_ws(tmp_path: Path) -> tuple[Path, Path]:
     (root / "hooks").symlink_to(root / ".git" / "hooks", target_is_directory=True)
     (root / "tests").mkdir()
     (root / "tests" / "test_app.py").symlink_to(outside / "test_app.py")
+    (root / "app.py").write_text(APP)
     return root, outside
 
 
@@ -113,7 +114,6 @@ async def test_links_never_bring_their_targets_into_prompts(
     root, _ = linked_ws
     fake.default = Reply.text("1)")
     app = root / "app.py"
-    app.write_text(APP)
     async with session(fake_env(fake), root=root, client="vscode-inline",
                        init_options={"debounceMs": 0}) as (lsp, _):
         await wait_for_index(lsp)
@@ -158,7 +158,6 @@ async def test_generate_tests_does_not_follow_a_linked_test_file(
     root, outside = linked_ws
     fake.default = Reply.text("```python\ndef test_run():\n    assert run() == 1\n```")
     app = root / "app.py"
-    app.write_text(APP)
     async with session(fake_env(fake), root=root, client="vscode-inline") as (lsp, _):
         open_doc(lsp, app.as_uri(), APP)
         rng = {"start": {"line": 6, "character": 0}, "end": {"line": 9, "character": 0}}
