@@ -55,6 +55,18 @@ def _bodies(fake: FakeBackend) -> str:
     return "\n".join(r.raw_body.decode("utf-8", "replace") for r in fake.completion_requests)
 
 
+async def _generate_tests(fake: FakeBackend, root: Path, src: Path, text: str,
+                          lines: tuple[int, int]) -> tuple[list[Any], list[str]]:
+    """Run Generate tests on `lines` of `src` (opened with `text`): applied edits, messages."""
+    async with session(fake_env(fake), root=root, client="vscode-inline") as (lsp, _):
+        open_doc(lsp, src.as_uri(), text)
+        rng = {"start": {"line": lines[0], "character": 0},
+               "end": {"line": lines[1], "character": 0}}
+        await _exec(lsp, "devstral.generateTests", {"uri": src.as_uri(), "version": 1,
+                                                    "range": rng})
+        return list(lsp.applied_edits), [m.message for m in lsp.messages]  # type: ignore[attr-defined]
+
+
 async def wait_for_index(lsp: LanguageClient, timeout: float = HANG) -> None:
     """Readiness poll of `devstral/stats` (the index builds in the background)."""
     loop = asyncio.get_running_loop()
@@ -158,13 +170,7 @@ async def test_generate_tests_does_not_follow_a_linked_test_file(
     root, outside = linked_ws
     fake.default = Reply.text("```python\ndef test_run():\n    assert run() == 1\n```")
     app = root / "app.py"
-    async with session(fake_env(fake), root=root, client="vscode-inline") as (lsp, _):
-        open_doc(lsp, app.as_uri(), APP)
-        rng = {"start": {"line": 6, "character": 0}, "end": {"line": 9, "character": 0}}
-        await _exec(lsp, "devstral.generateTests", {"uri": app.as_uri(), "version": 1,
-                                                    "range": rng})
-        edits = list(lsp.applied_edits)  # type: ignore[attr-defined]
-        shown = [m.message for m in lsp.messages]
+    edits, shown = await _generate_tests(fake, root, app, APP, (6, 9))
     assert edits == []
     assert any("test_app.py" in m and "outside the workspace" in m for m in shown), shown
     assert "OUTSIDE_TESTS" not in _bodies(fake)
@@ -486,13 +492,8 @@ async def test_generated_tests_never_land_on_a_changed_test_file(
         return Reply.text("```python\ndef test_add():\n    assert calc.add(1, 2) == 3\n```")
 
     fake.enqueue(user_edits_tests_meanwhile)
-    async with session(fake_env(fake), root=root, client="vscode-inline") as (lsp, _):
-        open_doc(lsp, src.as_uri(), "def add(a, b):\n    return a + b\n")
-        rng = {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}}
-        await _exec(lsp, "devstral.generateTests", {"uri": src.as_uri(), "version": 1,
-                                                    "range": rng})
-        edits = list(lsp.applied_edits)  # type: ignore[attr-defined]
-        shown = [m.message for m in lsp.messages]
+    edits, shown = await _generate_tests(fake, root, src,
+                                         "def add(a, b):\n    return a + b\n", (0, 2))
     assert edits == []
     assert any("test_calc.py changed" in m for m in shown), shown
 
