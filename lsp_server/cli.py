@@ -8,7 +8,6 @@ Only this module writes to stdout; the server itself never does (stdout is the p
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
@@ -91,6 +90,8 @@ def _offline_server(path: Path, *, index: bool = True, discover: bool = False
     server._pending_problems = []
     server._announced.update(problems)
     if discover or not server.completion_endpoint.model:
+        import asyncio  # not at the top: `serve` answers `initialize` before heavy imports
+
         asyncio.run(server.discover_now())
     text = path.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
     uri = path.resolve().as_uri()
@@ -159,6 +160,8 @@ def cmd_complete(args: argparse.Namespace) -> int:
         print(problem, file=sys.stderr)
         return EXIT_CONFIG
     _index(server, *_project_root(path))
+
+    import asyncio
 
     async def run() -> Any:
         try:
@@ -271,14 +274,15 @@ def cmd_usage(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .app import create_server
     from .logging_setup import configure
 
     configure(verbose=args.verbose, log_file=args.log_file, level=_env_level())
-    server = create_server()
+    server: Any
     if args.tcp:
+        from .app import create_server
         from .tcp import serve_tcp
 
+        server = create_server()
         host, _, port = args.tcp.rpartition(":")
         token = _tcp_token(args)
         generated = token is None
@@ -298,8 +302,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         serve_tcp(server, host or "127.0.0.1", int(port), token, on_listening=listening)
     else:
-        server.start_io()
+        # stdio: `initialize` is answered before pygls is imported (see bootstrap.py).
+        from .bootstrap import serve_stdio
+
+        server = serve_stdio(_create_server, sys.stdin.buffer, sys.stdout.buffer)
     return int(getattr(server, "exit_code", 0))
+
+
+def _create_server() -> Any:
+    from .app import create_server
+
+    return create_server()
 
 
 def _tcp_token(args: argparse.Namespace) -> str | None:

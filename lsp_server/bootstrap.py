@@ -1,0 +1,252 @@
+"""Answer `initialize` over stdio before pygls and lsprotocol are imported, then hand over.
+
+An editor writes `initialize` right after spawning the server and waits for the reply before
+anything else. Importing pygls + lsprotocol costs ~340 ms of CPU here (lsprotocol builds ~1,000
+attrs classes), more than the interpreter itself, and on a loaded machine much more. Yet the
+reply depends on little: the features this server registers (fixed by its code), the
+position encodings the client offers, and the `completionItems` setting (which decides whether
+`completionProvider` is advertised). So `serve_stdio` reads the first message itself and, when
+it is `initialize`, answers it at once from `initialize_result` (plain dicts, no pygls); then
+it imports the server and starts pygls with that same message fed back first, so pygls and our
+handlers initialise exactly as before (roots, settings, encoding), and swallows pygls' own
+reply to it after comparing the two (a difference is logged as an error; the unit test
+`tests/unit/test_bootstrap.py` compares both for every captured client and settings mode).
+Messages the client sends meanwhile wait in the pipe and are read by pygls in order.
+
+Anything unexpected (first message not `initialize`, unreadable params) skips the early reply:
+the message goes to pygls unchanged, which answers it as it always did.
+`DEVSTRAL_NO_BOOTSTRAP=1` turns the early reply off.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from . import __version__
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "devstral-lsp"
+PROJECT_FILE = ".devstral.json"  # config.PROJECT_FILE (config imports attrs and cattrs)
+
+COMMANDS = [
+    "devstral.fix", "devstral.rewrite", "devstral.addDocstring", "devstral.implement",
+    "devstral.generateTests", "devstral.explain", "devstral.editWorkspace",
+]
+"""`workspace/executeCommand` commands registered by `features/actions.py`, in order."""
+
+TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "=", " "]
+"""`features/completion.py`'s trigger characters."""
+
+_ENCODINGS = ("utf-8", "utf-16", "utf-32")
+
+
+class Server(Protocol):
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None: ...
+
+
+def position_encoding(capabilities: Mapping[str, Any]) -> str:
+    """UTF-8 whenever offered (our preference), else the client's first known one, else UTF-16
+    (what `DevstralProtocol.lsp_initialize` + pygls' negotiation choose)."""
+    general = capabilities.get("general")
+    offered = general.get("positionEncodings") if isinstance(general, Mapping) else None
+    if not isinstance(offered, list):
+        return "utf-16"
+    if "utf-8" in offered:
+        return "utf-8"
+    return next((e for e in offered if e in _ENCODINGS), "utf-16")
+
+
+def workspace_roots(params: Mapping[str, Any]) -> list[Path]:
+    """Workspace folders, else rootUri, else rootPath (as `features/settings.py` reads them)."""
+    from .uris import uri_to_path
+
+    roots = [p for f in params.get("workspaceFolders") or []
+             if isinstance(f, Mapping) and isinstance(f.get("uri"), str)
+             and (p := uri_to_path(f["uri"])) is not None]
+    if not roots and isinstance(params.get("rootUri"), str):
+        roots = [p] if (p := uri_to_path(params["rootUri"])) is not None else []
+    if not roots and isinstance(params.get("rootPath"), str) and params["rootPath"]:
+        roots = [Path(params["rootPath"])]
+    return roots
+
+
+def _project_config(roots: list[Path]) -> Any:
+    for root in roots:
+        path = root / PROJECT_FILE
+        if path.is_file():
+            try:
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+def offers_completion_items(params: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether `completionProvider` is advertised: `completionItems` always, or auto and the
+    client has no inline completion (same layers as the server's `apply_settings` at
+    `initialize`: environment, `.devstral.json`, initializationOptions)."""
+    caps = params.get("capabilities") or {}
+    text_document = caps.get("textDocument") if isinstance(caps, Mapping) else None
+    has_inline = isinstance(text_document, Mapping) and \
+        text_document.get("inlineCompletion") is not None
+    opts = params.get("initializationOptions")
+    init_options = opts if isinstance(opts, dict) else None
+    project = _project_config(workspace_roots(params))
+    mode = "auto"  # the default; the environment cannot set it
+    if "completionItems" in json.dumps([init_options, project]):
+        from .config import build_settings  # attrs + cattrs: only when a layer sets it
+
+        mode = build_settings(environ, init_options, None, project)[0].completion_items
+    return mode == "always" or (mode == "auto" and not has_inline)
+
+
+def initialize_result(params: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """The `InitializeResult` the full server computes for these params, as JSON."""
+    caps = params.get("capabilities")
+    caps = caps if isinstance(caps, Mapping) else {}
+    sync: dict[str, Any] = {"openClose": True, "change": 2}
+    client_sync = (caps.get("textDocument") or {}).get("synchronization") or {}
+    for key in ("willSave", "willSaveWaitUntil"):  # not served: false when the client asks
+        if client_sync.get(key) is not None:
+            sync[key] = False
+    sync["save"] = True
+    capabilities: dict[str, Any] = {"positionEncoding": position_encoding(caps),
+                                    "textDocumentSync": sync}
+    if offers_completion_items(params, environ):
+        capabilities["completionProvider"] = {"triggerCharacters": list(TRIGGER_CHARACTERS),
+                                              "resolveProvider": False}
+    capabilities.update({
+        "codeActionProvider": {"codeActionKinds": ["quickfix", "refactor", "refactor.rewrite",
+                                                   ""],
+                               "resolveProvider": True},
+        "executeCommandProvider": {"commands": list(COMMANDS)},
+        "inlineCompletionProvider": {},
+        "workspace": {"workspaceFolders": {"supported": True, "changeNotifications": True},
+                      "fileOperations": {}},
+    })
+    return {"capabilities": capabilities,
+            "serverInfo": {"name": SERVER_NAME, "version": __version__}}
+
+
+# ----- framing -------------------------------------------------------------------------------
+def read_frame(stdin: BinaryIO) -> tuple[bytes, dict[str, Any] | None]:
+    """One LSP message: (its raw bytes, its JSON or None when it is not a JSON object)."""
+    raw = b""
+    length = -1
+    while True:
+        line = stdin.readline()
+        raw += line
+        if not line:
+            return raw, None
+        if not line.strip():
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            try:
+                length = int(value.strip())
+            except ValueError:
+                return raw, None
+    if length < 0:
+        return raw, None
+    body = stdin.read(length)
+    raw += body
+    try:
+        msg = json.loads(body)
+    except ValueError:
+        return raw, None
+    return raw, msg if isinstance(msg, dict) else None
+
+
+def frame(msg: Mapping[str, Any]) -> bytes:
+    body = json.dumps(msg, separators=(",", ":")).encode()
+    return b"Content-Length: %d\r\n\r\n%b" % (len(body), body)
+
+
+class Replayed:
+    """stdin with already-read bytes put back in front (pygls reads lines and exact sizes)."""
+
+    def __init__(self, head: bytes, stdin: BinaryIO) -> None:
+        self._head = head
+        self._stdin = stdin
+
+    def readline(self, size: int = -1) -> bytes:
+        if self._head:
+            line, sep, rest = self._head.partition(b"\n")
+            self._head = rest
+            return line + sep
+        return self._stdin.readline(size)
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            if n < 0:
+                out, self._head = self._head, b""
+                return out + self._stdin.read()
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._stdin.read(n - len(out))
+            return out
+        return self._stdin.read(n)
+
+    def close(self) -> None:
+        self._stdin.close()
+
+
+class SwallowReply:
+    """stdout that drops pygls' reply to the `initialize` already answered, checking it."""
+
+    def __init__(self, stdout: BinaryIO, msg_id: Any, sent: Mapping[str, Any]) -> None:
+        self._stdout = stdout
+        self._id: Any = msg_id
+        self._sent = sent
+        self._pending = True
+
+    def write(self, data: bytes) -> int:
+        if self._pending:
+            _head, _, body = data.partition(b"\r\n\r\n")
+            try:
+                msg = json.loads(body)
+            except ValueError:
+                msg = None
+            if isinstance(msg, dict) and msg.get("id") == self._id and "method" not in msg:
+                self._pending = False
+                if msg.get("result") != self._sent:
+                    log.error("the early initialize reply differs from the server's: sent %s, "
+                              "server computed %s", json.dumps(self._sent),
+                              json.dumps(msg.get("result", msg.get("error"))))
+                return len(data)
+        return self._stdout.write(data)
+
+    def flush(self) -> None:
+        self._stdout.flush()
+
+    def close(self) -> None:
+        self._stdout.close()
+
+
+def serve_stdio(create_server: Callable[[], Server], stdin: BinaryIO, stdout: BinaryIO,
+                environ: Mapping[str, str] | None = None) -> Server:
+    """Answer `initialize` early, then run the full server on the same streams; returns the
+    server once it stopped (its `exit_code` is the process's)."""
+    environ = os.environ if environ is None else environ
+    head, msg = read_frame(stdin)
+    out: Any = stdout
+    if (msg is not None and msg.get("method") == "initialize" and "id" in msg
+            and isinstance(msg.get("params"), dict)
+            and environ.get("DEVSTRAL_NO_BOOTSTRAP") != "1"):
+        try:
+            result = initialize_result(msg["params"], environ)
+        except Exception:  # odd params: pygls answers them as it always did
+            log.debug("no early initialize reply", exc_info=True)
+        else:
+            stdout.write(frame({"jsonrpc": "2.0", "id": msg["id"], "result": result}))
+            stdout.flush()
+            out = SwallowReply(stdout, msg["id"], result)
+    server = create_server()
+    server.start_io(Replayed(head, stdin), out)
+    return server
