@@ -110,15 +110,51 @@ def test_import_is_lazy() -> None:
 
     code = (
         "import sys; import lsp_server.context.tokens as t; "
-        "assert 'tiktoken' not in sys.modules; assert not t.is_loaded()"
+        "assert 'regex' not in sys.modules and 'tiktoken' not in sys.modules; "
+        "assert not t.is_loaded(); t.count_tokens('x'); assert 'tiktoken' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_python_ranks_are_released_after_load() -> None:
-    """The Rust CoreBPE keeps its own tables; the ~13 MB Python dict is dropped."""
+def _tiktoken_reference() -> object:
+    """tiktoken's Rust BPE on the same vocabulary: the reference the compact one must match."""
+    tiktoken = pytest.importorskip("tiktoken")
+    payload = tokens._load_blob()
+    ranks: dict[bytes, int] = {}
+    pos = 0
+    while pos < len(payload):
+        size = payload[pos]
+        ranks[payload[pos + 1 : pos + 1 + size]] = len(ranks)
+        pos += 1 + size
+    return tiktoken.Encoding(name="tekken", pat_str=tokens.PATTERN, mergeable_ranks=ranks,
+                             special_tokens={})
+
+
+def test_compact_encoding_equals_tiktoken_on_code_and_random_text() -> None:
+    import random
+    from pathlib import Path
+
+    ref = _tiktoken_reference()
     enc = tokens.get_encoding()
-    assert getattr(enc, "_mergeable_ranks", None) is None
+    root = Path(tokens.__file__).resolve().parent.parent
+    texts = [p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.py"))[:40]]
+    rnd = random.Random(7)
+    alphabet = "abcXYZ_ 0189\n\t\r  ()[]{}.,;:+-*/\"'é漢字😀\u200d\u0301\u2028ßİ\x0c\x85"
+    texts += ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 80)))
+              for _ in range(1500)]
+    for text in texts:
+        ids = ref.encode_ordinary(text)  # type: ignore[attr-defined]
+        assert enc.encode_ordinary(text) == ids, text[:80]
+        assert enc.count(text) == len(ids)
+        assert enc.decode_bytes(ids) == text.encode("utf-8")
+
+
+def test_vocabulary_is_held_compactly() -> None:
+    """One blob (the decompressed payload), an offsets array and a rank table; no dict."""
+    enc = tokens.get_encoding()
+    assert enc.n_vocab == tokens.VOCAB_SIZE - tokens.NUM_SPECIAL_TOKENS
+    assert not any(isinstance(v, dict) and len(v) > 100_000 for v in vars(enc).values())
     text, ids = CAPTURED[3]
     assert tokens.encode(text) == ids and tokens.decode(ids) == text
     assert enc.decode_single_token_bytes(ids[0] - tokens.NUM_SPECIAL_TOKENS)
+    assert enc.rank(b"\xff\xfe not a token \x00") is None
