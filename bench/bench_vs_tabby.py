@@ -166,6 +166,7 @@ class Run:
     calls: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     wrong: int = 0
+    timings: list[dict[str, float]] = field(default_factory=list)  # devstral's own split
 
 
 def suggestion_of(msg: dict[str, Any], kind: str) -> str | None:
@@ -253,6 +254,9 @@ async def one_run(server: Server, profile: Profile, backend: FakeBackend, tabby:
             if got is None or burst.expect.split("\n")[0] not in got:
                 run.wrong += 1
             (run.along_ms if burst.along else run.latencies_ms).append(last.elapsed_ms)
+            if server.kind == "devstral" and not burst.along:
+                stats = await lsp.stats()
+                run.timings.append(dict(stats.get("last_timings") or {}))
             await asyncio.sleep(READ_PAUSE)
             if server.kind == "devstral":
                 requests = backend.completion_requests[n0:]
@@ -336,7 +340,11 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
     bursts = sum(len(r.calls) for r in runs)
     init = [r.init_ms for r in runs]
     rss = [r.peak_rss_mb for r in runs]
+    split = {key: statistics.median(t[key] for t in timings)
+             for key in ("debounce_ms", "prepare_ms", "model_ms", "overhead_ms")
+             if (timings := [t for r in runs for t in r.timings if key in t])}
     return {
+        "server_split_ms": split,
         "latency_ms": {"p50": statistics.median(lat), "p90": pct(lat, 90),
                        "rep_medians_min": min(per_rep), "rep_medians_max": max(per_rep),
                        "n": len(lat)},
@@ -366,6 +374,9 @@ def report(profile: str, res: dict[str, dict[str, Any]]) -> None:
               f"{ini['max']:.0f}) {rss['p50']:10.1f} MB ({rss['min']:.1f}-{rss['max']:.1f})"
               f" {s['wrong']}")
     ours, ref = res.get("devstral-lsp"), res.get("tabby-agent fixed")
+    if ours and ours["server_split_ms"]:
+        print("  devstral-lsp's own split of its last request (medians): " + ", ".join(
+            f"{k} {v:.1f}" for k, v in ours["server_split_ms"].items()))
     if ours and ref:
         ratio = ours["latency_ms"]["p50"] / ref["latency_ms"]["p50"]
         rss_ratio = ours["peak_rss_mb"]["p50"] / ref["peak_rss_mb"]["p50"]
