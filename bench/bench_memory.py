@@ -1,6 +1,7 @@
 """Server resources: CPU per keystroke on a 100k-line file, RSS with 200 open documents.
 
 Run: ``python bench/bench_memory.py [--keys 300] [--lines 100000] [--docs 200]``
+     ``python bench/bench_memory.py --parts``  (what each part of the server costs, alone)
      ``python bench/bench_memory.py --profile /tmp/keys.prof``  (server under cProfile)
 
 CPU: the server's utime+stime (/proc/<pid>/stat, 10 ms ticks) and the sum of its threads'
@@ -27,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    REPO,
     LspClient,
     cpu_ns,
     cpu_seconds,
@@ -253,6 +255,54 @@ def report(res: dict[str, Any]) -> None:
     ])
 
 
+PARTS_SCRIPT = r"""
+import json, sys
+def mb():
+    out = {}
+    for line in open("/proc/self/status"):
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            out[line[:5]] = int(line.split()[1]) / 1024
+    return out
+rows = [("interpreter", mb())]
+import lsprotocol.types, pygls.lsp.server
+rows.append(("pygls + lsprotocol", mb()))
+from lsp_server.app import create_server
+server = create_server()
+rows.append(("server modules + DevstralServer()", mb()))
+import openai
+rows.append(("import openai", mb()))
+client = openai.AsyncOpenAI(api_key="sk-x", base_url="http://127.0.0.1:9/v1", max_retries=0)
+rows.append(("AsyncOpenAI client", mb()))
+from lsp_server.context import tokens
+tokens.count_tokens("def f(x):\n    return x\n")
+rows.append(("Tekken vocabulary (first count)", mb()))
+from lsp_server.context.symbols import SymbolIndex
+rows.append(("tree-sitter symbol index module", mb()))
+print(json.dumps(rows))
+"""
+
+
+def parts_rss() -> list[tuple[str, dict[str, float]]]:
+    """RSS after each part is loaded, in a fresh interpreter (the order the server loads)."""
+    import json
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", PARTS_SCRIPT], capture_output=True, text=True,
+                         check=True, env=server_env(None), cwd=str(REPO))
+    return [(name, vals) for name, vals in json.loads(out.stdout)]
+
+
+def report_parts(rows: list[tuple[str, dict[str, float]]]) -> None:
+    print("\n== what each part costs (fresh interpreter, loaded in the server's order) ==")
+    table = [("part", "RSS after", "+RSS", "peak (VmHWM)")]
+    prev = 0.0
+    for name, vals in rows:
+        table.append((name, f"{vals['VmRSS']:.1f} MB", f"+{vals['VmRSS'] - prev:.1f} MB",
+                      f"{vals['VmHWM']:.1f} MB"))
+        prev = vals["VmRSS"]
+    print_table(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lines", type=int, default=100_000, help="lines of the big file")
@@ -261,7 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=0.04, help="seconds between keystrokes")
     ap.add_argument("--docs", type=int, default=200, help="open documents for the RSS figure")
     ap.add_argument("--profile", type=Path, help="run the big-file server under cProfile")
+    ap.add_argument("--parts", action="store_true", help="only the per-part RSS breakdown")
     args = ap.parse_args(argv)
+    if args.parts:
+        report_parts(parts_rss())
+        return 0
     t0 = time.monotonic()
     res = asyncio.run(run(lines=args.lines, small_lines=args.small_lines, keys=args.keys,
                           interval=args.interval, docs=args.docs, profile=args.profile))
