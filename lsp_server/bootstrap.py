@@ -63,7 +63,7 @@ def position_encoding(capabilities: Mapping[str, Any]) -> str:
 
 
 def workspace_roots(params: Mapping[str, Any]) -> list[Path]:
-    """Workspace folders, else rootUri, else rootPath (as `features/settings.py` reads them)."""
+    """Workspace folders, else rootUri, else rootPath (as `features/lifecycle.py` reads them)."""
     from .uris import uri_to_path
 
     roots = [p for f in params.get("workspaceFolders") or []
