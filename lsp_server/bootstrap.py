@@ -37,8 +37,10 @@ PROJECT_FILE = ".devstral.json"  # config.PROJECT_FILE (config imports attrs and
 COMMANDS = [
     "devstral.fix", "devstral.rewrite", "devstral.addDocstring", "devstral.implement",
     "devstral.generateTests", "devstral.explain", "devstral.editWorkspace",
+    "devstral.nextEditAccepted",
 ]
-"""`workspace/executeCommand` commands registered by `features/actions.py`, in order."""
+"""`workspace/executeCommand` commands in registration order (`features/actions.py`, then
+`features/next_edit.py`); `tests/unit/test_bootstrap.py` fails when this drifts."""
 
 TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "=", " "]
 """`features/completion.py`'s trigger characters."""
