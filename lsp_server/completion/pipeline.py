@@ -29,6 +29,7 @@ from .cache import ANCHOR_TAIL, LRUCache, Read, TypedThroughCache, request_key, 
 from .debounce import AdaptiveDebounce
 from .health import BackendHealth
 from .postprocess import StopDetector, clean_completion, decide_multiline
+from .speculation import SPECULATIVE_DELAY_S, speculate
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Stats:
     inflight_joins: int = 0
     superseded: int = 0
     backoff_skips: int = 0
+    speculative_starts: int = 0
     last_timings: dict[str, float] = field(default_factory=dict)
     last_prompt_tokens: int = 0
 
@@ -79,11 +81,18 @@ class Stats:
 class _Flight:
     """A model call that several requests may wait on; cancelled when nobody waits."""
 
-    def __init__(self, task: asyncio.Task[str], offset: int, tail: str) -> None:
+    def __init__(self, task: asyncio.Task[str], offset: int, tail: str, *,
+                 keep: bool = False) -> None:
         self.task = task
         self.offset = offset
         self.tail = tail
         self.waiters = 0
+        self.partial = [""]
+        """The raw text streamed so far (`_call_model` updates it)."""
+        self.keep = keep
+        """An automatic call outlives its requests: VS Code cancels the previous request on
+        every keystroke, and the next one, typed along the prediction, joins the call; the
+        next request that does not extend it cancels it (`_cancel_inflight`)."""
 
     async def wait(self) -> str:
         self.waiters += 1
@@ -91,7 +100,7 @@ class _Flight:
             return await asyncio.shield(self.task)
         finally:
             self.waiters -= 1
-            if self.waiters == 0 and not self.task.done():
+            if self.waiters == 0 and not self.task.done() and not self.keep:
                 self.task.cancel()
 
     def extended_by(self, read: Read, offset: int) -> str | None:
@@ -101,7 +110,15 @@ class _Flight:
         if read(self.offset - ANCHOR_TAIL, self.offset) != self.tail:
             return None
         typed = read(self.offset, offset)
-        return None if "\n" in typed else typed
+        if "\n" in typed:
+            return None
+        # What the model streamed so far (raw, before cleanup) already contradicts the typing:
+        # the caller cancels the call instead of waiting for an answer it cannot use.
+        seen = self.partial[0].lstrip(" \t")
+        if seen and not (seen.startswith(typed.lstrip(" \t"))
+                         or typed.lstrip(" \t").startswith(seen)):
+            return None
+        return typed
 
 
 ContextBuilder = Callable[[str, int], PromptContext | None]
@@ -176,6 +193,7 @@ class CompletionPipeline:
         self.debounce.base_ms = settings.debounce_ms
 
         if not invoked and self._last_was_delete.get(uri):
+            self._cancel_inflight(uri)  # a call kept for typing along is moot now
             return None  # no suggestions while the user is deleting
 
         rest = self.typed.lookup(uri, read, offset)
@@ -223,6 +241,10 @@ class CompletionPipeline:
         if not invoked:
             self._cancel_inflight(uri)  # the user moved on: close that stream now
             debounce_s = max(0.0, self.debounce.delay_s(uri) - (self.clock() - started))
+            if debounce_s > SPECULATIVE_DELAY_S and speculate(
+                    endpoint.base_url, read(offset - 500, offset).rsplit("\n", 1)[-1]):
+                debounce_s = SPECULATIVE_DELAY_S  # see speculation.py: a local endpoint
+                self.stats.speculative_starts += 1
             if debounce_s:
                 await self.sleep(debounce_s)
             if self._seq.get(uri, 0) != seq:
@@ -249,9 +271,13 @@ class CompletionPipeline:
         self._cancel_inflight(uri)
 
         model_started = self.clock()
-        task = asyncio.ensure_future(self._call_model(request, ctx, multiline, settings))
-        flight = _Flight(task, offset, read(offset - ANCHOR_TAIL, offset))
+        partial = [""]
+        task = asyncio.ensure_future(
+            self._call_model(request, ctx, multiline, settings, partial))
+        flight = _Flight(task, offset, read(offset - ANCHOR_TAIL, offset), keep=not invoked)
+        flight.partial = partial
         self._inflight[uri] = flight
+        task.add_done_callback(lambda t: self._store(t, uri, read, flight, (key, window_key)))
         try:
             suggestion = await flight.wait()
         except asyncio.CancelledError:
@@ -278,16 +304,27 @@ class CompletionPipeline:
             "overhead_ms": (total_s - debounce_s - model_s) * 1000,
         }
         if not suggestion:
-            return None  # not cached: an empty answer is worth asking again
-        self.lru.put(key, suggestion)
-        self.lru.put(window_key, suggestion)
-        self.typed.remember(uri, read, offset, suggestion)
+            return None  # not cached: an empty answer is worth asking again (`_store` caches)
         alternatives = []
         if "\n" in suggestion.strip("\n"):
             first = suggestion.split("\n", 1)[0]
             if first.strip():
                 alternatives.append(first)
         return Suggestion(suggestion, "model", multiline=multiline, alternatives=alternatives)
+
+    def _store(self, task: asyncio.Task[str], uri: str, read: Read, flight: _Flight,
+               keys: tuple[str, ...]) -> None:
+        """Cache a finished call's answer even when every request that waited on it was
+        cancelled (VS Code cancels on each keystroke): typing along it is then answered from
+        the typed-through cache. Not when the text before its position changed since."""
+        if task.cancelled() or task.exception() is not None or not task.result():
+            return
+        if read(flight.offset - ANCHOR_TAIL, flight.offset) != flight.tail:
+            return
+        for key in keys:
+            self.lru.put(key, task.result())
+        if self._inflight.get(uri) is flight or uri not in self._inflight:
+            self.typed.remember(uri, read, flight.offset, task.result())
 
     def _cache_hit(self, uri: str, read: Read, offset: int, text: str) -> Suggestion:
         self.stats.cache_hits += 1
@@ -348,7 +385,8 @@ class CompletionPipeline:
         return None
 
     async def _call_model(
-        self, request: ModelRequest, ctx: PromptContext, multiline: bool, settings: Settings
+        self, request: ModelRequest, ctx: PromptContext, multiline: bool, settings: Settings,
+        partial: list[str] | None = None,
     ) -> str:
         """Stream, stop as soon as cleanup knows the answer is complete, and clean it."""
         self.stats.model_calls += 1
@@ -361,7 +399,10 @@ class CompletionPipeline:
         def should_stop(accumulated: str) -> bool:
             if anchor and anchor.startswith(accumulated):
                 return False  # still echoing the prefix
-            return detector.feed(strip_assistant_prefix(accumulated, anchor))
+            text = strip_assistant_prefix(accumulated, anchor)
+            if partial is not None:
+                partial[0] = text
+            return detector.feed(text)
 
         try:
             result = await self._model().stream_completion(

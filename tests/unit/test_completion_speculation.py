@@ -1,0 +1,32 @@
+"""When a completion call may start before the typing pause (completion/speculation.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lsp_server.completion.speculation import at_word_boundary, is_local_endpoint, speculate
+
+
+@pytest.mark.parametrize(("url", "local"), [
+    ("http://127.0.0.1:8080/v1", True), ("http://localhost:11434/v1", True),
+    ("http://[::1]:8000/v1", True), ("http://192.168.1.20:1234/v1", True),
+    ("http://10.0.0.5:8000/v1", True), ("http://gpu-box.local:8000/v1", True),
+    ("https://api.mistral.ai/v1", False), ("https://openrouter.ai/api/v1", False),
+    ("https://8.8.8.8/v1", False), (None, False), ("", False),
+])
+def test_local_endpoints_are_the_free_ones(url: str | None, local: bool) -> None:
+    assert is_local_endpoint(url) is local
+
+
+@pytest.mark.parametrize(("line", "boundary"), [
+    ("    r1 ", True), ("x = foo(", True), ("    return a +", True), ("  items[", True),
+    ("    r1", False), ("    compute_", False), ("    ", False), ("", False), ("\t", False),
+])
+def test_word_boundaries_on_lines_that_hold_code(line: str, boundary: bool) -> None:
+    assert at_word_boundary(line) is boundary
+
+
+def test_speculate_needs_both() -> None:
+    assert speculate("http://127.0.0.1:9/v1", "    r1 ")
+    assert not speculate("https://api.mistral.ai/v1", "    r1 ")
+    assert not speculate("http://127.0.0.1:9/v1", "    r1")
