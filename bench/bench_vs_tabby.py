@@ -61,6 +61,8 @@ DEFAULT_TABBY_JS = Path.home() / ".cache/devstral-bench/node_modules/tabby-agent
 INTERVAL = 0.08
 READ_PAUSE = 0.8
 CHARS_PER_TOKEN = 4
+COUNTERS = ("model_calls", "model_calls_cancelled", "speculative_starts", "inflight_joins",
+            "typed_hits", "cache_hits", "superseded")
 
 
 # ----- the model: same answer, same timing, for both fakes ----------------------------------
@@ -166,7 +168,7 @@ class Run:
     calls: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     wrong: int = 0
-    timings: list[dict[str, float]] = field(default_factory=list)  # devstral's own split
+    counters: dict[str, int] = field(default_factory=dict)  # devstral's, over the bursts
 
 
 def suggestion_of(msg: dict[str, Any], kind: str) -> str | None:
@@ -240,6 +242,7 @@ async def one_run(server: Server, profile: Profile, backend: FakeBackend, tabby:
         await asyncio.wait_for(warm.future, 30)
         await asyncio.sleep(READ_PAUSE)
         run = Run(server.name, init_s * 1000, 0.0)
+        before = await lsp.stats() if server.kind == "devstral" else {}
         for burst in trace():
             n0 = len(backend.completion_requests) if server.kind == "devstral" \
                 else len(tabby.requests)
@@ -254,9 +257,6 @@ async def one_run(server: Server, profile: Profile, backend: FakeBackend, tabby:
             if got is None or burst.expect.split("\n")[0] not in got:
                 run.wrong += 1
             (run.along_ms if burst.along else run.latencies_ms).append(last.elapsed_ms)
-            if server.kind == "devstral" and not burst.along:
-                stats = await lsp.stats()
-                run.timings.append(dict(stats.get("last_timings") or {}))
             await asyncio.sleep(READ_PAUSE)
             if server.kind == "devstral":
                 requests = backend.completion_requests[n0:]
@@ -267,6 +267,9 @@ async def one_run(server: Server, profile: Profile, backend: FakeBackend, tabby:
                 run.calls.append(len(treqs))
                 run.tokens.append(sum(r.prompt_tokens for r in treqs))
         run.peak_rss_mb = rss_mb(lsp.pid, "VmHWM")
+        if server.kind == "devstral":
+            after = await lsp.stats()
+            run.counters = {k: int(after.get(k, 0)) - int(before.get(k, 0)) for k in COUNTERS}
         return run
     finally:
         await lsp.close()
@@ -340,11 +343,10 @@ def summarize(runs: list[Run]) -> dict[str, Any]:
     bursts = sum(len(r.calls) for r in runs)
     init = [r.init_ms for r in runs]
     rss = [r.peak_rss_mb for r in runs]
-    split = {key: statistics.median(t[key] for t in timings)
-             for key in ("debounce_ms", "prepare_ms", "model_ms", "overhead_ms")
-             if (timings := [t for r in runs for t in r.timings if key in t])}
+    counters = {k: sum(r.counters.get(k, 0) for r in runs) / bursts
+                for k in COUNTERS} if any(r.counters for r in runs) else {}
     return {
-        "server_split_ms": split,
+        "counters_per_burst": counters,
         "latency_ms": {"p50": statistics.median(lat), "p90": pct(lat, 90),
                        "rep_medians_min": min(per_rep), "rep_medians_max": max(per_rep),
                        "n": len(lat)},
@@ -374,9 +376,9 @@ def report(profile: str, res: dict[str, dict[str, Any]]) -> None:
               f"{ini['max']:.0f}) {rss['p50']:10.1f} MB ({rss['min']:.1f}-{rss['max']:.1f})"
               f" {s['wrong']}")
     ours, ref = res.get("devstral-lsp"), res.get("tabby-agent fixed")
-    if ours and ours["server_split_ms"]:
-        print("  devstral-lsp's own split of its last request (medians): " + ", ".join(
-            f"{k} {v:.1f}" for k, v in ours["server_split_ms"].items()))
+    if ours and ours["counters_per_burst"]:
+        print("  devstral-lsp's counters per burst: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in ours["counters_per_burst"].items()))
     if ours and ref:
         ratio = ours["latency_ms"]["p50"] / ref["latency_ms"]["p50"]
         rss_ratio = ours["peak_rss_mb"]["p50"] / ref["peak_rss_mb"]["p50"]
