@@ -10,7 +10,7 @@ from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, Reply
 
-from .conftest import (
+from tests.helpers.lsp import (
     cancel_request,
     change_doc,
     fake_env,
