@@ -9,7 +9,6 @@ import asyncio
 from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, Reply
-
 from tests.helpers.lsp import (
     cancel_request,
     change_doc,
