@@ -61,6 +61,7 @@ DEFAULT_TABBY_JS = Path.home() / ".cache/devstral-bench/node_modules/tabby-agent
 INTERVAL = 0.08
 READ_PAUSE = 0.8
 CHARS_PER_TOKEN = 4
+SPECULATE = ["auto"]  # devstral-lsp's DEVSTRAL_SPECULATE (--speculate)
 COUNTERS = ("model_calls", "model_calls_cancelled", "speculative_starts", "inflight_joins",
             "typed_hits", "cache_hits", "superseded")
 
@@ -220,7 +221,7 @@ class Editor:
 async def one_run(server: Server, profile: Profile, backend: FakeBackend, tabby: FakeTabby,
                   root: Path) -> Run:
     if server.kind == "devstral":
-        env = server_env(backend.base_url)
+        env = server_env(backend.base_url, DEVSTRAL_SPECULATE=SPECULATE[0])
         argv = None
         requests: Any = backend.completion_requests
     else:
@@ -408,7 +409,10 @@ def main(argv: list[str] | None = None) -> int:
                     default=Path(os.environ.get("TABBY_AGENT_JS", DEFAULT_TABBY_JS)))
     ap.add_argument("--no-tabby", action="store_true", help="devstral-lsp only")
     ap.add_argument("--json", type=Path, help="write the summaries here")
+    ap.add_argument("--speculate", choices=("auto", "never", "always"), default="auto",
+                    help="devstral-lsp's early start (completion/speculation.py)")
     args = ap.parse_args(argv)
+    SPECULATE[0] = args.speculate
     tabby_js: Path | None = None if args.no_tabby else args.tabby_js
     if tabby_js is not None and not tabby_js.is_file():
         print(f"tabby-agent not found at {tabby_js}; install it with "

@@ -24,7 +24,12 @@ indentation the line is still open.
 from __future__ import annotations
 
 import ipaddress
+import os
 from urllib.parse import urlparse
+
+ENV_OVERRIDE = "DEVSTRAL_SPECULATE"
+"""`never` or `always` overrides the endpoint's cost model (`auto`, the default): `always`
+for a paid endpoint whose prompt cache makes a cancelled call cheap, `never` to measure."""
 
 SPECULATIVE_DELAY_S = 0.02
 """Wait before a speculative call: coalesces the two edits some editors send for one key."""
@@ -56,4 +61,7 @@ def at_word_boundary(line_before: str) -> bool:
 
 def speculate(base_url: str | None, line_before: str) -> bool:
     """Start the call after `SPECULATIVE_DELAY_S` instead of the debounce."""
-    return is_local_endpoint(base_url) and at_word_boundary(line_before)
+    mode = os.environ.get(ENV_OVERRIDE, "auto")
+    if mode == "never" or not at_word_boundary(line_before):
+        return False
+    return mode == "always" or is_local_endpoint(base_url)

@@ -26,7 +26,16 @@ def test_word_boundaries_on_lines_that_hold_code(line: str, boundary: bool) -> N
     assert at_word_boundary(line) is boundary
 
 
-def test_speculate_needs_both() -> None:
+def test_environment_overrides_the_cost_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVSTRAL_SPECULATE", "never")
+    assert not speculate("http://127.0.0.1:9/v1", "    r1 ")
+    monkeypatch.setenv("DEVSTRAL_SPECULATE", "always")
+    assert speculate("https://api.mistral.ai/v1", "    r1 ")
+    assert not speculate("https://api.mistral.ai/v1", "    r1")
+
+
+def test_speculate_needs_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DEVSTRAL_SPECULATE", raising=False)
     assert speculate("http://127.0.0.1:9/v1", "    r1 ")
     assert not speculate("https://api.mistral.ai/v1", "    r1 ")
     assert not speculate("http://127.0.0.1:9/v1", "    r1")
