@@ -42,6 +42,9 @@ COMMANDS = [
 """`workspace/executeCommand` commands in registration order (`features/actions.py`, then
 `features/next_edit.py`); `tests/unit/test_bootstrap.py` fails when this drifts."""
 
+ASKS_FOR_ITEMS = "completionItems"
+"""`features/completion.py`'s key under `experimental.devstral` (a client wanting both)."""
+
 TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "=", " "]
 """`features/completion.py`'s trigger characters."""
 
@@ -90,13 +93,19 @@ def _project_config(roots: list[Path]) -> Any:
 
 
 def offers_completion_items(params: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
-    """Whether `completionProvider` is advertised: `completionItems` always, or auto and the
-    client has no inline completion (same layers as the server's `apply_settings` at
-    `initialize`: environment, `.devstral.json`, initializationOptions)."""
+    """Whether `completionProvider` is advertised: `features/completion.py`'s
+    `completion_items_wanted` (never / always / auto: clients without inline completion and
+    clients whose `experimental.devstral.completionItems` asks for both), on the settings
+    layers the server has at `initialize` (environment, `.devstral.json`,
+    initializationOptions)."""
     caps = params.get("capabilities") or {}
-    text_document = caps.get("textDocument") if isinstance(caps, Mapping) else None
+    caps = caps if isinstance(caps, Mapping) else {}
+    text_document = caps.get("textDocument")
     has_inline = isinstance(text_document, Mapping) and \
         text_document.get("inlineCompletion") is not None
+    experimental = caps.get("experimental")
+    ours = experimental.get("devstral") if isinstance(experimental, Mapping) else None
+    client_asks = isinstance(ours, Mapping) and ours.get(ASKS_FOR_ITEMS) is True
     opts = params.get("initializationOptions")
     init_options = opts if isinstance(opts, dict) else None
     project = _project_config(workspace_roots(params))
@@ -105,7 +114,9 @@ def offers_completion_items(params: Mapping[str, Any], environ: Mapping[str, str
         from .config import build_settings  # attrs + cattrs: only when a layer sets it
 
         mode = build_settings(environ, init_options, None, project)[0].completion_items
-    return mode == "always" or (mode == "auto" and not has_inline)
+    if mode == "never":
+        return False
+    return mode == "always" or not has_inline or client_asks
 
 
 def initialize_result(params: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

@@ -72,6 +72,26 @@ def test_early_reply_equals_the_servers(client: str, options: Any) -> None:
     assert bootstrap.initialize_result(params, {}) == server_result(params)
 
 
+@pytest.mark.parametrize("client", CLIENTS)
+@pytest.mark.parametrize("flag", [True, False, "yes", None])
+@pytest.mark.parametrize("options", [None, {"completionItems": "never"}])
+def test_a_client_asking_for_items_and_inline_gets_both(client: str, flag: Any,
+                                                         options: Any) -> None:
+    caps = capabilities(client)
+    caps.setdefault("textDocument", {})["inlineCompletion"] = {}
+    caps["experimental"] = {"devstral": {"completionItems": flag}}
+    params = {"processId": None, "rootUri": None, "capabilities": caps,
+              "initializationOptions": options}
+    assert bootstrap.initialize_result(params, {}) == server_result(params)
+
+
+def test_constants_match_the_features() -> None:
+    from lsp_server.features import completion
+
+    assert bootstrap.ASKS_FOR_ITEMS == completion.ASKS_FOR_ITEMS
+    assert bootstrap.TRIGGER_CHARACTERS == completion.TRIGGER_CHARACTERS
+
+
 @pytest.mark.parametrize("project", [{"completionItems": "always"}, {"completionItems": "never"},
                                      {"debounceMs": 50}])
 def test_project_file_setting_is_read(tmp_path: Path, project: dict[str, Any]) -> None:
