@@ -82,13 +82,14 @@ def workspace_roots(params: Mapping[str, Any]) -> list[Path]:
 
 
 def _project_config(roots: list[Path]) -> Any:
+    """`.devstral.json` of the first root that has one, read as the server reads it
+    (`DevstralServer.load_project_config`: bounded, never raising, FIFOs refused)."""
     for root in roots:
         path = root / PROJECT_FILE
-        if path.is_file():
-            try:
-                return json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                return None
+        if os.path.lexists(path):
+            from .config import read_project_file  # only when there is a file
+
+            return read_project_file(path)[0]
     return None
 
 
