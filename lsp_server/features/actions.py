@@ -37,6 +37,7 @@ from ..actions.propose import ActionFailed, Target
 from ..documents import Document
 from ..server import DevstralServer
 from ..uris import uri_to_path
+from . import next_edit
 from .commands import (
     apply_edit,
     argument,
@@ -308,10 +309,12 @@ def register(server: DevstralServer) -> None:
                     title=offer.title, command=COMMAND[offer.action], arguments=[data]))
             else:
                 out.append(action)
-        return out
+        return out + next_edit.code_actions(ls, params, literals=_literal_support(ls))
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def resolve(ls: DevstralServer, action: types.CodeAction) -> types.CodeAction:
+        if next_edit.is_next_edit_action(action) and action.command is None:
+            return await next_edit.resolve_action(ls, action)
         data = action.data if isinstance(action.data, dict) else None
         try:
             kind = ActionId(str(data.get("action"))) if data else None

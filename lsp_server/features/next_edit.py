@@ -226,6 +226,116 @@ def insert_at_cursor(ls: DevstralServer, uri: str, pos: types.Position
                                       range=types.Range(start=line_start, end=pos))
 
 
+# --------------------------------------------------------------------------- code action
+
+APPLY_COMMAND = "devstral.applyNextEdit"
+ACTION_TITLE = "Apply suggested edit"
+
+
+def workspace_edit(ls: DevstralServer, result: NextEdit) -> types.WorkspaceEdit:
+    """The suggestion as a versioned edit: a client with `documentChanges` refuses it once
+    the document moved on; the others get `changes` and the command path checks itself."""
+    from .commands import edit_caps
+
+    edits: list[types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit] = [
+        *text_edits(ls, result)]
+    if edit_caps(ls).document_changes:
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(
+                uri=result.uri, version=result.version),
+            edits=edits)])
+    return types.WorkspaceEdit(changes={result.uri: [*text_edits(ls, result)]})
+
+
+def _preview(result: NextEdit) -> str:
+    start, end, text = merged(result)
+    old = " ".join(result.text[start:end].split())
+    new = " ".join(text.split())
+    line = f"{old[:30]} → {new[:30]}" if old else f"insert {new[:40]}"
+    return line
+
+
+def code_actions(ls: DevstralServer, params: types.CodeActionParams, *, literals: bool
+                 ) -> list[types.CodeAction | types.Command]:
+    """"Apply suggested edit" for editors without a next-edit UI: with the edit itself when a
+    suggestion for this version is at hand (never calls the model), else resolved (or run as
+    a command) on demand, which asks the model then."""
+    only = params.context.only
+    if only and not any(types.CodeActionKind.QuickFix.value.startswith(str(k)) or
+                        str(k) == "" for k in only):
+        return []
+    if mode_of(ls) == "off":
+        return []
+    uri = params.text_document.uri
+    doc = ls.documents.get(uri)
+    if doc is None:
+        return []
+    pos = params.range.start
+    data = {"nextEdit": True, "uri": uri, "version": doc.version,
+            "position": {"line": pos.line, "character": pos.character}}
+    engine = _engines.get(ls)
+    found = engine.suggestion_for(uri, doc.version) if engine is not None else None
+    if found is not None and literals:
+        return [types.CodeAction(
+            title=f"{ACTION_TITLE}: {_preview(found)}", kind=types.CodeActionKind.QuickFix,
+            edit=workspace_edit(ls, found), data={**data, "id": found.id},
+            command=types.Command(title=ACTION_TITLE, command=ACCEPTED_COMMAND,
+                                  arguments=[found.id]))]
+    command = types.Command(title=ACTION_TITLE, command=APPLY_COMMAND, arguments=[data])
+    if not literals:
+        return [command]
+    return [types.CodeAction(title=f"{ACTION_TITLE} (ask Devstral)",
+                             kind=types.CodeActionKind.QuickFix, data=data,
+                             command=None if _resolve_edit(ls) else command)]
+
+
+def _resolve_edit(ls: DevstralServer) -> bool:
+    td = ls.client_capabilities.text_document
+    ca = td.code_action if td else None
+    rs = ca.resolve_support if ca else None
+    return bool(rs and "edit" in (rs.properties or []))
+
+
+def is_next_edit_action(action: types.CodeAction) -> bool:
+    return isinstance(action.data, dict) and action.data.get("nextEdit") is True
+
+
+async def _predict_from(ls: DevstralServer, data: dict[str, Any]) -> NextEdit | None:
+    uri, pos = data.get("uri"), _position(data)
+    if not isinstance(uri, str) or pos is None:
+        return None
+    return await predict(ls, uri, data.get("version"), pos, invoked=True)
+
+
+async def resolve_action(ls: DevstralServer, action: types.CodeAction) -> types.CodeAction:
+    """`codeAction/resolve` of "Apply suggested edit": ask the model now."""
+    assert isinstance(action.data, dict)
+    result = await _predict_from(ls, action.data)
+    if result is None:
+        ls.user.show_info("Devstral suggests no edit here.")
+        return action
+    action.edit = workspace_edit(ls, result)
+    action.command = types.Command(title=ACTION_TITLE, command=ACCEPTED_COMMAND,
+                                   arguments=[result.id])
+    return action
+
+
+async def run_apply_command(ls: DevstralServer, data: dict[str, Any]) -> dict[str, Any]:
+    from .commands import apply_edit
+
+    result = await _predict_from(ls, data)
+    if result is None:
+        ls.user.show_info("Devstral suggests no edit here.")
+        return {"applied": False}
+    doc = ls.documents.get(result.uri)
+    if doc is None or doc.version != result.version:
+        return {"applied": False}  # stale: never applied
+    applied = await apply_edit(ls, workspace_edit(ls, result), "Devstral: next edit")
+    if applied:
+        engine_of(ls).stats.accepted += 1
+    return {"applied": applied}
+
+
 # --------------------------------------------------------------------------- registration
 
 
@@ -259,3 +369,11 @@ def register(server: DevstralServer) -> None:
     @server.command(ACCEPTED_COMMAND)
     def accepted(ls: DevstralServer, *args: Any) -> None:
         engine_of(ls).stats.accepted += 1
+
+    @server.command(APPLY_COMMAND)
+    async def apply_next_edit(ls: DevstralServer, *args: Any) -> Any:
+        from .commands import argument, guard
+
+        async def work() -> dict[str, Any]:
+            return await run_apply_command(ls, argument(args))
+        return await guard(ls, work())

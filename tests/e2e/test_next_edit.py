@@ -25,6 +25,7 @@ from tests.helpers.lsp import (
     open_doc,
     send_cancellable,
 )
+from tests.e2e.test_actions import by_title, list_actions
 from tests.nes.corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
 from tests.reliability.helpers import plain
 
@@ -248,3 +249,51 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     line = text.count("\n", 0, offset)
     return line, offset - (text.rfind("\n", 0, offset) + 1)
 
+
+
+# --------------------------------------------------------------------------- code action
+
+
+@pytest.mark.parametrize("client", ["emacs-eglot-1.9", "vscode-inline"])
+async def test_code_action_fallback_applies_the_suggestion(fake: FakeBackend, client: str) -> None:
+    """Editors without a next-edit UI: "Apply suggested edit" asks the model when run (a
+    command with workspace/applyEdit, or codeAction/resolve) and gives a versioned edit."""
+    uri = "file:///tmp/nes/action.py"
+    async with lsp_session(fake_env(fake), client=client) as (lsp, init):
+        text = rename(lsp, uri)
+        action = by_title(await list_actions(lsp, uri, (0, 23)), "Apply suggested edit")
+        assert fake.completion_requests == []  # listing actions never calls the model
+        fake.enqueue(rename_reply)
+        if action.command is not None:
+            command = action.command
+            await lsp.workspace_execute_command_async(types.ExecuteCommandParams(
+                command=command.command, arguments=command.arguments))
+            [applied] = lsp.applied_edits  # type: ignore[attr-defined]
+            edit = applied.edit
+        else:
+            resolved = await lsp.code_action_resolve_async(action)
+            edit = resolved.edit
+        assert edit is not None
+        if edit.document_changes:
+            [doc_edit] = edit.document_changes
+            assert doc_edit.text_document.version == 2
+            edits = doc_edit.edits
+        else:
+            edits = edit.changes[uri]
+        assert apply_text_edits(text, edits, encoding_of(init)) == text.replace(
+            "v * factor", "v * ratio")
+
+
+async def test_code_action_offers_a_suggestion_at_hand_without_a_call(
+        fake: FakeBackend) -> None:
+    uri = "file:///tmp/nes/at-hand.py"
+    async with lsp_session(fake_env(fake), client="vscode-inline") as (lsp, _):
+        rename(lsp, uri)
+        fake.enqueue(rename_reply)
+        assert await lsp.protocol.send_request_async(NEXT_EDIT, params(uri, 2, 0, 23))
+        action = by_title(await list_actions(lsp, uri, (0, 23)), "Apply suggested edit")
+        assert action.edit is not None and "factor → ratio" in action.title
+        assert len(fake.completion_requests) == 1
+        change_doc(lsp, uri, 3, (4, 17), (4, 17), " ")
+        stale = by_title(await list_actions(lsp, uri, (0, 23)), "Apply suggested edit")
+        assert stale.edit is None  # the suggestion was for version 2: not offered any more
