@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 
 from .conftest import (
@@ -312,3 +313,49 @@ def test_completion_menu_gets_the_item_with_ghost_text_on(
     assert res["completion_provider"], describe(run)
     assert any("radius ** 2" in (i["abbr"] or i["word"]) for i in res["items"]), describe(run)
     assert res["line"] == "    return math.pi * radius ** 2", describe(run)
+
+
+SCALE = (
+    "def scale(values, factor):\n    result = []\n    for v in values:\n"
+    "        result.append(v * factor)\n    return result\n"
+)
+
+
+def _next_edit_reply(request: RecordedRequest) -> Reply:
+    """A model that rewrites the marked region with the parameter's other use renamed."""
+    content = str(request.messages[-1]["content"]) if request.messages else ""
+    if REGION_START not in content:
+        return Reply.text("")
+    region = content.split(REGION_START + "\n", 1)[1].split(REGION_END, 1)[0]
+    return Reply.text(region.replace(CURSOR, "").replace("v * factor", "v * ratio"))
+
+
+def test_next_edit_is_shown_as_a_diff_tab_jumps_tab_applies(
+    fake: FakeBackend, tmp_path: Path
+) -> None:
+    fake.default = _next_edit_reply
+    run = run_nvim(
+        "0.11", fake, tmp_path, "next_edit", {"scale.py": SCALE}, "scale.py",
+        DEVSTRAL_TEST_ROW="1", DEVSTRAL_TEST_WORD_AT="factor", DEVSTRAL_TEST_NEW="ratio",
+        DEVSTRAL_TEST_NES="1",
+    )
+    res = run.result
+    assert res is not None and res.get("ok"), describe(run)
+    # Shown, not applied: the buffer still has the old use; "factor" on row 4 is highlighted
+    # as deleted and "ratio" drawn inline after it.
+    assert res["lines_shown"][3] == "        result.append(v * factor)", describe(run)
+    col = len("        result.append(v * ")
+    deleted = [m for m in res["extmarks"] if m.get("hl_group") == "DevstralNesDelete"]
+    added = [m for m in res["extmarks"] if m.get("virt_text_pos") == "inline"]
+    assert [(m["row"], m["col"], m["end_row"], m["end_col"]) for m in deleted] == [
+        (3, col, 3, col + len("factor"))], describe(run)
+    assert [(m["row"], m["col"], m["virt_text"]) for m in added] == [
+        (3, col + len("factor"), "ratio")], describe(run)
+    # The first Tab moves to the edit (the buffer unchanged), the second applies it.
+    assert res["cursor_before"][0] == 1 and res["cursor_jumped"] == [4, col], describe(run)
+    assert res["lines_after_jump"] == res["lines_shown"], describe(run)
+    assert res["lines_applied"][0] == "def scale(values, ratio):", describe(run)
+    assert res["lines_applied"][3] == "        result.append(v * ratio)", describe(run)
+    assert res["marks_after"] == 0, describe(run)
+    body = [r for r in fake.completion_requests if REGION_START in str(r.messages)]
+    assert body and "+def scale(values, ratio):" in str(body[0].messages[-1]["content"])

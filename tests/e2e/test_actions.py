@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pytest
 from lsprotocol import types
-from pytest_lsp import LanguageClient
 
 from lsp_server.edits.textdiff import apply_text_edits
 from tests.fake_backend import FakeBackend, Reply
 from tests.helpers.lsp import (
+    by_title,
     cancel_request,
     change_doc,
     encoding_of,
     fake_env,
+    list_actions,
     load_capabilities,
     lsp_session,
     open_doc,
@@ -50,41 +51,6 @@ def apply_like_client(edit: types.WorkspaceEdit, files: dict[str, str],
     for uri, edits in (edit.changes or {}).items():
         out[uri] = apply_text_edits(out[uri], edits, encoding)
     return out
-
-
-def fix_code_action_union(lsp: LanguageClient) -> None:
-    """lsprotocol structures every `CodeAction | Command` that has a `command` key as a
-    `Command` (losing the code action); editors decide by the key's type, so do the same."""
-    conv = lsp.protocol._converter
-
-    def hook(obj: Any, _: type) -> types.Command | types.CodeAction:
-        if isinstance(obj.get("command"), str):
-            return conv.structure(obj, types.Command)
-        return conv.structure(obj, types.CodeAction)
-
-    conv.register_structure_hook(Union[types.Command, types.CodeAction], hook)  # noqa: UP007
-
-
-async def list_actions(lsp: LanguageClient, uri: str, start: tuple[int, int],
-                       end: tuple[int, int] | None = None,
-                       diagnostics: list[types.Diagnostic] | None = None
-                       ) -> list[types.CodeAction]:
-    end = end or start
-    fix_code_action_union(lsp)
-    got = await lsp.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        range=types.Range(start=types.Position(line=start[0], character=start[1]),
-                          end=types.Position(line=end[0], character=end[1])),
-        context=types.CodeActionContext(diagnostics=diagnostics or [])))
-    assert got is not None
-    actions = [a for a in got if isinstance(a, types.CodeAction)]
-    assert len(actions) == len(got)
-    return actions
-
-
-def by_title(actions: list[types.CodeAction], prefix: str) -> types.CodeAction:
-    [found] = [a for a in actions if a.title.startswith(prefix)]
-    return found
 
 
 @pytest.fixture

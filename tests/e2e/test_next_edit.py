@@ -16,18 +16,19 @@ from lsp_server.edits.textdiff import apply_text_edits, diff_spans
 from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 from tests.helpers.lsp import (
+    by_title,
     cancel_request,
     change_doc,
     encoding_of,
     fake_env,
     inline,
+    list_actions,
     lsp_session,
     open_doc,
+    plain,
     send_cancellable,
 )
-from tests.e2e.test_actions import by_title, list_actions
-from tests.nes.corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
-from tests.reliability.helpers import plain
+from tests.helpers.nes_corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
 
 NEXT_EDIT = "devstral/nextEdit"
 COPILOT = "textDocument/copilotInlineEdit"

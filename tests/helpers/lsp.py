@@ -16,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import pytest
 from lsprotocol import types
@@ -201,3 +201,49 @@ def encoding_of(result: types.InitializeResult) -> str:
 
 
 ReplyFactory = Callable[..., Reply]
+
+
+def plain(value: Any) -> Any:
+    """pygls hands untyped results back as namedtuples: turn them into dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def fix_code_action_union(lsp: LanguageClient) -> None:
+    """lsprotocol structures every `CodeAction | Command` that has a `command` key as a
+    `Command` (losing the code action); editors decide by the key's type, so do the same."""
+    conv = lsp.protocol._converter
+
+    def hook(obj: Any, _: type) -> types.Command | types.CodeAction:
+        if isinstance(obj.get("command"), str):
+            return conv.structure(obj, types.Command)
+        return conv.structure(obj, types.CodeAction)
+
+    conv.register_structure_hook(Union[types.Command, types.CodeAction], hook)  # noqa: UP007
+
+
+async def list_actions(lsp: LanguageClient, uri: str, start: tuple[int, int],
+                       end: tuple[int, int] | None = None,
+                       diagnostics: list[types.Diagnostic] | None = None
+                       ) -> list[types.CodeAction]:
+    end = end or start
+    fix_code_action_union(lsp)
+    got = await lsp.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=types.Position(line=start[0], character=start[1]),
+                          end=types.Position(line=end[0], character=end[1])),
+        context=types.CodeActionContext(diagnostics=diagnostics or [])))
+    assert got is not None
+    actions = [a for a in got if isinstance(a, types.CodeAction)]
+    assert len(actions) == len(got)
+    return actions
+
+
+def by_title(actions: list[types.CodeAction], prefix: str) -> types.CodeAction:
+    [found] = [a for a in actions if a.title.startswith(prefix)]
+    return found

@@ -18,7 +18,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.helpers.lsp import REPO, lsp_session
+from tests.helpers.lsp import REPO, lsp_session, plain
 
 STATS = "devstral/stats"
 
@@ -79,17 +79,6 @@ async def wait_for_stats(lsp: LanguageClient, ready: Callable[[dict[str, Any]], 
         if loop.time() > deadline:
             raise AssertionError(f"not {what} within {limit_s:.0f}s: {current}")
         await asyncio.sleep(0.05)
-
-
-def plain(value: Any) -> Any:
-    """pygls hands untyped results back as namedtuples: turn them into dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
 
 
 def errors(lsp: LanguageClient) -> list[str]:

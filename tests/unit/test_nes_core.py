@@ -15,7 +15,7 @@ from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
 from lsp_server.nes.region import select_region
 from lsp_server.nes.reply import parse_rewrite
 from lsp_server.nes.suggest import last_edit, propose
-from tests.nes.corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
+from tests.helpers.nes_corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
 
 
 def apply_spans(text: str, spans: list[Span]) -> str:

@@ -442,6 +442,63 @@ function scenarios.menu_tests()
   step('shown')
 end
 
+-- Next edit: rename a parameter in normal mode, wait for the predicted edit to be drawn as a
+-- diff, <Tab> jumps to it, <Tab> applies it.
+function scenarios.next_edit()
+  wait_for_server()
+  local nes = require('devstral.nes')
+  local buf = api.nvim_get_current_buf()
+  local row = tonumber(os.getenv('DEVSTRAL_TEST_ROW') or '1')
+  local word = assert(os.getenv('DEVSTRAL_TEST_WORD_AT'))
+  local new = assert(os.getenv('DEVSTRAL_TEST_NEW'))
+  local line = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
+  local col = assert(line:find(word, 1, true), 'word not on the row') - 1
+  api.nvim_win_set_cursor(0, { row, col })
+  keys('ciw' .. new .. '<Esc>', 'mt')
+  wait_until(function()
+    return api.nvim_buf_get_lines(buf, row - 1, row, false)[1]:find(new, 1, true)
+  end, 3000, 'the rename to be typed')
+  step('renamed')
+  result.cursor_before = api.nvim_win_get_cursor(0)
+  wait_until(function()
+    return nes.visible(buf)
+  end, 20000, 'the next edit to be shown')
+  step('next edit shown')
+  result.extmarks = {}
+  for _, m in ipairs(api.nvim_buf_get_extmarks(buf, nes.ns, 0, -1, { details = true })) do
+    local d = m[4]
+    local text = {}
+    for _, chunk in ipairs(d.virt_text or {}) do
+      table.insert(text, chunk[1])
+    end
+    table.insert(result.extmarks, {
+      row = m[2],
+      col = m[3],
+      end_row = d.end_row,
+      end_col = d.end_col,
+      hl_group = d.hl_group,
+      virt_text = table.concat(text),
+      virt_text_pos = d.virt_text_pos,
+    })
+  end
+  result.lines_shown = api.nvim_buf_get_lines(buf, 0, -1, false)
+  keys('<Tab>', 'mt')
+  wait_until(function()
+    return api.nvim_win_get_cursor(0)[1] ~= result.cursor_before[1]
+  end, 3000, 'Tab to jump to the edit')
+  result.cursor_jumped = api.nvim_win_get_cursor(0)
+  result.lines_after_jump = api.nvim_buf_get_lines(buf, 0, -1, false)
+  step('jumped')
+  keys('<Tab>', 'mt')
+  wait_until(function()
+    return not nes.visible(buf)
+  end, 3000, 'Tab to apply the edit')
+  sleep(50)
+  result.lines_applied = api.nvim_buf_get_lines(buf, 0, -1, false)
+  result.marks_after = #api.nvim_buf_get_extmarks(buf, nes.ns, 0, -1, {})
+  step('applied')
+end
+
 co = coroutine.create(function()
   local ok, err = xpcall(assert(scenarios[scenario], 'unknown scenario ' .. scenario), debug.traceback)
   finish(ok, err)

@@ -17,4 +17,5 @@ require('devstral').setup({
   cmd = cmd,
   settings = settings,
   ghost_text = { enabled = os.getenv('DEVSTRAL_TEST_GHOST') == '1', debounce_ms = 30 },
+  next_edit = { enabled = os.getenv('DEVSTRAL_TEST_NES') == '1', debounce_ms = 50 },
 })

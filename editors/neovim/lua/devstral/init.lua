@@ -41,6 +41,15 @@ local defaults = {
     dismiss = '<C-]>',
     suggest = '<M-\\>',
   },
+  -- Next-edit suggestions (Neovim 0.10+): after a pause, the edit Devstral predicts next is
+  -- shown as a diff; in normal mode <Tab> jumps to it, <Tab> again applies it, <Esc> dismisses.
+  -- The server's `nextEdit` setting decides whether pauses ask the model (see the README).
+  next_edit = {
+    enabled = true,
+    auto_trigger = true,
+    debounce_ms = 500,
+    keys = { accept = '<Tab>', dismiss = '<Esc>', suggest = false },
+  },
   commands = true, -- :DevstralRewrite, :DevstralEditWorkspace, :DevstralStatus, :DevstralLog, ...
   set_omnifunc = true, -- set 'omnifunc' to vim.lsp.omnifunc on attach (0.7 does not do it)
   completion_menu = true, -- with ghost text on, also offer the suggestion in the completion menu
@@ -255,6 +264,7 @@ local function on_attach(client, bufnr)
   end
   require('devstral.ghost').attach(client, bufnr)
   require('devstral.ghost').expand_menu_items(bufnr)
+  require('devstral.nes').attach(client, bufnr)
   if M.config.on_attach then
     M.config.on_attach(client, bufnr)
   end
@@ -641,6 +651,9 @@ local function create_commands()
   cmd('DevstralToggle', function()
     require('devstral.ghost').toggle()
   end, { desc = 'Toggle automatic ghost text' })
+  cmd('DevstralNextEdit', function()
+    require('devstral.nes').suggest()
+  end, { desc = 'Ask Devstral for the next edit now' })
   cmd('DevstralRestart', function()
     M.restart()
   end, { desc = 'Restart devstral-lsp' })
@@ -680,6 +693,7 @@ function M.setup(opts)
   })
   register_action_commands()
   require('devstral.ghost').setup(M.config)
+  require('devstral.nes').setup(M.config)
   if M.config.commands then
     create_commands()
   end

@@ -5,7 +5,8 @@ the file after the follow-up edit the user wants suggested (`final`). A scripted
 (`scripted_reply`) reads the marked region from the request the server sent, works out the
 intended rewrite of that region from `final`, and answers in one of the `STYLES` real models
 use. The server must turn every answer into exactly the edits between the edited file and
-`final`. Used by tests/e2e/test_next_edit_corpus.py and bench/bench_next_edit.py.
+`final`. Used by tests/unit/test_nes_core.py, tests/e2e/test_next_edit.py and
+bench/bench_next_edit.py.
 """
 
 from __future__ import annotations
