@@ -20,6 +20,7 @@ import {
   State,
   TransportKind,
 } from 'vscode-languageclient/node';
+import { NextEdits } from './nes';
 
 const SECTION = 'devstral';
 const SECRET_KEY = 'devstral.apiKey';
@@ -38,6 +39,7 @@ const SERVER_SETTINGS = [
   'completionItems',
   'contextTokens',
   'logLevel',
+  'nextEdit',
 ] as const;
 
 let client: LanguageClient | undefined;
@@ -640,6 +642,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   status = new StatusBar();
   secrets = context.secrets;
   context.subscriptions.push(output, status);
+  const nextEdits = new NextEdits(() => client);
+  context.subscriptions.push(nextEdits, ...nextEdits.register());
 
   context.subscriptions.push(
     vscode.commands.registerCommand('devstral.rewriteSelection', rewriteSelection),

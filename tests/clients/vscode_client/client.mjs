@@ -12,7 +12,8 @@
 // scenario.json: { "server": [cmd...], "root": dir, "file": path, "languageId": "python",
 //   "text": "...", "settings": {...}, "typing": {"line": 1, "character": 12, "text": " +"},
 //   "expectLine": "    return a + b", "codeAction": {"line": 0, "title": "docstring",
-//   "expectContains": "..."}, "timeoutMs": 20000 }
+//   "expectContains": "..."}, "nextEdit": {"core": "nesCore.mjs", "edit": {"range", "text"},
+//   "expectPieces": [...], "expectText": "..."}, "timeoutMs": 20000 }   (each part optional)
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -182,9 +183,76 @@ async function main() {
     textDocument: { uri, languageId: scenario.languageId ?? 'python', version, text },
   });
 
+  if (scenario.nextEdit) await nextEdit(scenario.nextEdit);
+  if (scenario.typing) await typeAndComplete(scenario.typing);
+  if (scenario.codeAction) await codeAction(scenario.codeAction);
+
+  report.finalText = text;
+  await connection.sendRequest(ShutdownRequest.type);
+  await connection.sendNotification(ExitNotification.type);
+  report.ok = report.checks.every((c) => c.ok);
+}
+
+// Next edit, as editors/vscode/src/nes.ts does it (its VS Code-free half, nesCore.ts, bundled
+// by the test, decides what is drawn and what Tab does): the user's edit, the automatic
+// devstral/nextEdit after the pause, Tab (jump), Tab (apply), and a stale suggestion refused.
+async function nextEdit(ne) {
+  const core = await import(pathToFileURL(ne.core).toString());
+  const off = offsetAt(text, ne.edit.range.start);
+  const end = offsetAt(text, ne.edit.range.end);
+  version++;
+  await connection.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri, version },
+    contentChanges: [{ range: ne.edit.range, rangeLength: end - off, text: ne.edit.text }],
+  });
+  text = text.slice(0, off) + ne.edit.text + text.slice(end);
+  const cursor = positionAt(text, off + ne.edit.text.length);
+  const result = await connection.sendRequest('devstral/nextEdit', {
+    textDocument: { uri, version },
+    position: cursor,
+    context: { triggerKind: 2 },
+  });
+  report.nextEdit = result;
+  check('next edit answered for the current version', core.isCurrent(result, version), result);
+  if (!core.isCurrent(result, version)) return;
+  const pieces = core.present(result);
+  report.nextEditPieces = pieces.map((p) => ({
+    removed: text.slice(offsetAt(text, p.range.start), offsetAt(text, p.range.end)),
+    added: p.text,
+    line: p.range.start.line,
+  }));
+  check('the diff shows what is removed and added', JSON.stringify(report.nextEditPieces) ===
+    JSON.stringify(ne.expectPieces), report.nextEditPieces);
+  const first = core.tabAction(result, cursor);
+  check('Tab away from the edit jumps to it', first.kind === 'jump' &&
+    first.position.line === result.edits[0].range.start.line, first);
+  const second = core.tabAction(result, first.position ?? cursor);
+  check('Tab on the edit applies it', second.kind === 'apply', second);
+  const applied = applyEdits(text, result.edits);
+  check('applied, the file reads as expected', applied === ne.expectText, applied);
+  const copilot = await connection.sendRequest('textDocument/copilotInlineEdit', {
+    textDocument: { uri, version },
+    position: cursor,
+  });
+  check('the Copilot-shaped method answers the same edit', copilot?.edits?.length === 1 &&
+    applyEdits(text, [{ range: copilot.edits[0].range, newText: copilot.edits[0].text }]) === applied,
+    copilot);
+  text = applied;
+  version++;
+  await connection.sendNotification(DidChangeTextDocumentNotification.type, {
+    textDocument: { uri, version },
+    contentChanges: [{ text }],
+  });
+  await connection.sendRequest('workspace/executeCommand', {
+    command: 'devstral.nextEditAccepted',
+    arguments: [result.id],
+  });
+  check('a suggestion for an older version is never shown', !core.isCurrent(result, version));
+}
+
+async function typeAndComplete(typing) {
   // Type character by character; each keystroke triggers an automatic request and cancels the
   // previous one, as VS Code's inline suggest controller does.
-  const typing = scenario.typing;
   let pos = { line: typing.line, character: typing.character };
   let pending;
   const outcomes = [];
@@ -243,37 +311,32 @@ async function main() {
     });
   }
 
-  if (scenario.codeAction) {
-    const ca = scenario.codeAction;
-    const lineText = text.split('\n')[ca.line];
-    const actions = await connection.sendRequest(CodeActionRequest.type, {
-      textDocument: { uri },
-      range: { start: { line: ca.line, character: 0 }, end: { line: ca.line, character: lineText.length } },
-      context: { diagnostics: [], triggerKind: CodeActionTriggerKind.Invoked },
-    });
-    report.codeActions = (actions ?? []).map((a) => a.title);
-    let action = (actions ?? []).find((a) => a.title.toLowerCase().includes(ca.title.toLowerCase()));
-    check(`a code action titled like "${ca.title}"`, action, report.codeActions);
-    if (action) {
-      if (!action.edit && !action.command) {
-        action = await connection.sendRequest(CodeActionResolveRequest.type, action);
-      }
-      if (action.edit) applyWorkspaceEdit(action.edit);
-      if (action.command) {
-        await connection.sendRequest('workspace/executeCommand', {
-          command: action.command.command,
-          arguments: action.command.arguments,
-        });
-      }
-      report.afterCodeAction = text;
-      check('the code action edit is applied', text.includes(ca.expectContains), text);
-    }
-  }
+}
 
-  report.finalText = text;
-  await connection.sendRequest(ShutdownRequest.type);
-  await connection.sendNotification(ExitNotification.type);
-  report.ok = report.checks.every((c) => c.ok);
+async function codeAction(ca) {
+  const lineText = text.split('\n')[ca.line];
+  const actions = await connection.sendRequest(CodeActionRequest.type, {
+    textDocument: { uri },
+    range: { start: { line: ca.line, character: 0 }, end: { line: ca.line, character: lineText.length } },
+    context: { diagnostics: [], triggerKind: CodeActionTriggerKind.Invoked },
+  });
+  report.codeActions = (actions ?? []).map((a) => a.title);
+  let action = (actions ?? []).find((a) => a.title.toLowerCase().includes(ca.title.toLowerCase()));
+  check(`a code action titled like "${ca.title}"`, action, report.codeActions);
+  if (action) {
+    if (!action.edit && !action.command) {
+      action = await connection.sendRequest(CodeActionResolveRequest.type, action);
+    }
+    if (action.edit) applyWorkspaceEdit(action.edit);
+    if (action.command) {
+      await connection.sendRequest('workspace/executeCommand', {
+        command: action.command.command,
+        arguments: action.command.arguments,
+      });
+    }
+    report.afterCodeAction = text;
+    check('the code action edit is applied', text.includes(ca.expectContains), text);
+  }
 }
 
 main()
