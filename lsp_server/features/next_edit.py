@@ -124,6 +124,10 @@ async def predict(ls: DevstralServer, uri: str, version: Any, pos: types.Positio
         if invoked:
             ls.user.show_error(problem)
         return None
+    if (reached := ls.budget_refusal()) is not None:
+        if invoked:  # automatic ones pause quietly; the status says why
+            ls.user.show_error(reached)
+        return None
     engine = engine_of(ls)
     offset = doc.offset_at(pos.line, pos.character, ls.encoding)
     ctx = ls.context.build(doc, offset, ls.settings.context_tokens)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -298,3 +299,23 @@ async def test_code_action_offers_a_suggestion_at_hand_without_a_call(
         change_doc(lsp, uri, 3, (4, 17), (4, 17), " ")
         stale = by_title(await list_actions(lsp, uri, (0, 23)), "Apply suggested edit")
         assert stale.edit is None  # the suggestion was for version 2: not offered any more
+
+
+async def test_cost_meter_counts_next_edits_and_the_daily_budget_pauses_them(
+        fake: FakeBackend, tmp_path: Path) -> None:
+    env = fake_env(fake, DEVSTRAL_PROVIDER="mistral", XDG_STATE_HOME=str(tmp_path / "state"))
+    uri = "file:///tmp/nes/budget.py"
+    prices = {"devstral-small": {"input": 1.0, "output": 3.0}}  # USD per million tokens
+    async with lsp_session(env, init_options={"dailyBudgetUsd": 0.000001, "prices": prices}
+                           ) as (lsp, _):
+        text = rename(lsp, uri)
+        fake.enqueue(rename_reply)
+        assert await lsp.protocol.send_request_async(NEXT_EDIT, params(uri, 2, 0, 23))
+        usage = plain(await lsp.protocol.send_request_async("devstral/usage", {}))
+        meter = usage["session"]["byFeature"]["nextEdit"]
+        assert meter["requests"] == 1 and meter["tokensIn"] > 0 and meter["usd"] > 0
+        assert usage["budgetReached"] is True
+        change_doc(lsp, uri, 3, (4, 17), (4, 17), " ")
+        automatic = params(uri, 3, 0, 23, trigger=2)
+        assert await lsp.protocol.send_request_async(NEXT_EDIT, automatic) is None
+        assert len(fake.completion_requests) == 1 and text  # paused: nothing more was asked
