@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
+from lsp_server.nes.prompt import REGION_START
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
+from tests.helpers.nes_corpus import region_reply
 
 from .conftest import (
     DOCSTRING_REPLY,
@@ -322,12 +323,8 @@ SCALE = (
 
 
 def _next_edit_reply(request: RecordedRequest) -> Reply:
-    """A model that rewrites the marked region with the parameter's other use renamed."""
     content = str(request.messages[-1]["content"]) if request.messages else ""
-    if REGION_START not in content:
-        return Reply.text("")
-    region = content.split(REGION_START + "\n", 1)[1].split(REGION_END, 1)[0]
-    return Reply.text(region.replace(CURSOR, "").replace("v * factor", "v * ratio"))
+    return Reply.text(region_reply(content, "v * factor", "v * ratio"))
 
 
 def test_next_edit_is_shown_as_a_diff_tab_jumps_tab_applies(

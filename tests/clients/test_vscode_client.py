@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
+from tests.helpers.nes_corpus import region_reply
 
 from .conftest import (
     DOCSTRING_REPLY,
@@ -123,10 +123,7 @@ def bundle_nes_core(out: Path) -> Path:
 
 def _rewrite_region(request: RecordedRequest) -> Reply:
     content = str(request.messages[-1]["content"]) if request.messages else ""
-    if REGION_START not in content:
-        return Reply.text("")
-    region = content.split(REGION_START + "\n", 1)[1].split(REGION_END, 1)[0]
-    return Reply.text(region.replace(CURSOR, "").replace("v * factor", "v * ratio"))
+    return Reply.text(region_reply(content, "v * factor", "v * ratio"))
 
 
 def test_next_edit_as_the_vscode_extension_shows_and_applies_it(

@@ -417,3 +417,11 @@ def scripted(sc: Scenario, style: str, user_message_of: Callable[[object], str]
     def reply(request: object) -> str:
         return styled(sc, style, marked_region(user_message_of(request)))
     return reply
+
+
+def region_reply(content: str, old: str, new: str) -> str:
+    """What a model answers to a next-edit request whose last message is `content`: the marked
+    region with `old` replaced by `new` ("" when the request is not a next-edit one)."""
+    if REGION_START not in content:
+        return ""
+    return marked_region(content).replace(CURSOR, "").replace(old, new)

@@ -78,6 +78,29 @@ local function start_insert(row)
   end, 3000, 'insert mode')
 end
 
+-- The extmarks of a namespace as plain data: position, highlighted range, virtual text.
+local function extmarks(buf, ns)
+  local out = {}
+  for _, m in ipairs(api.nvim_buf_get_extmarks(buf, ns, 0, -1, { details = true })) do
+    local d = m[4]
+    local text = {}
+    for _, chunk in ipairs(d.virt_text or {}) do
+      table.insert(text, chunk[1])
+    end
+    table.insert(out, {
+      row = m[2],
+      col = m[3],
+      end_row = d.end_row,
+      end_col = d.end_col,
+      hl_group = d.hl_group,
+      virt_text = table.concat(text),
+      virt_text_pos = d.virt_text_pos,
+      virt_lines = d.virt_lines and #d.virt_lines or 0,
+    })
+  end
+  return out
+end
+
 local function devstral_client()
   return require('devstral').client(api.nvim_get_current_buf())
 end
@@ -250,22 +273,7 @@ function scenarios.ghost()
     return ghost.current_text(buf)
   end, 15000, 'ghost text')
   step('ghost shown')
-  local marks = api.nvim_buf_get_extmarks(buf, ghost.ns, 0, -1, { details = true })
-  result.extmarks = {}
-  for _, m in ipairs(marks) do
-    local d = m[4]
-    local text = {}
-    for _, chunk in ipairs(d.virt_text or {}) do
-      table.insert(text, chunk[1])
-    end
-    table.insert(result.extmarks, {
-      row = m[2],
-      col = m[3],
-      virt_text = table.concat(text),
-      virt_text_pos = d.virt_text_pos,
-      virt_lines = d.virt_lines and #d.virt_lines or 0,
-    })
-  end
+  result.extmarks = extmarks(buf, ghost.ns)
   result.line_with_ghost = api.nvim_buf_get_lines(buf, row - 1, row, false)[1]
   if os.getenv('DEVSTRAL_TEST_WORD') ~= '0' then
   keys('<M-Right>', 'mt')
@@ -464,23 +472,7 @@ function scenarios.next_edit()
     return nes.visible(buf)
   end, 20000, 'the next edit to be shown')
   step('next edit shown')
-  result.extmarks = {}
-  for _, m in ipairs(api.nvim_buf_get_extmarks(buf, nes.ns, 0, -1, { details = true })) do
-    local d = m[4]
-    local text = {}
-    for _, chunk in ipairs(d.virt_text or {}) do
-      table.insert(text, chunk[1])
-    end
-    table.insert(result.extmarks, {
-      row = m[2],
-      col = m[3],
-      end_row = d.end_row,
-      end_col = d.end_col,
-      hl_group = d.hl_group,
-      virt_text = table.concat(text),
-      virt_text_pos = d.virt_text_pos,
-    })
-  end
+  result.extmarks = extmarks(buf, nes.ns)
   result.lines_shown = api.nvim_buf_get_lines(buf, 0, -1, false)
   keys('<Tab>', 'mt')
   wait_until(function()
