@@ -85,10 +85,7 @@ def _offline_server(path: Path, *, index: bool = True, discover: bool = False
     root, in_project = _project_root(path)
     server.roots = [root]
     server.load_project_config()
-    problems = server.apply_settings(announce=False)
-    problems = list(dict.fromkeys(server._pending_problems + problems))
-    server._pending_problems = []
-    server._announced.update(problems)
+    problems = server.settings_problems()
     if discover or not server.completion_endpoint.model:
         import asyncio  # not at the top: `serve` answers `initialize` before heavy imports
 

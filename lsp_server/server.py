@@ -299,6 +299,15 @@ class DevstralServer(LanguageServer):
         log.info("discovery done%s: %s", " (models chosen from what is served)" if changed
                  else "", self._roles_logged)
 
+    def settings_problems(self) -> list[str]:
+        """Resolve the settings without announcing them; return every problem once (for a
+        caller that shows them itself: the CLI) and count them as shown."""
+        problems = self.apply_settings(announce=False)
+        problems = list(dict.fromkeys(self._pending_problems + problems))
+        self._pending_problems = []
+        self._announced.update(problems)
+        return problems
+
     def note_problem(self, problem: str) -> None:
         """A settings problem found before the client can be told: shown by the next
         announcing `apply_settings`, once."""
