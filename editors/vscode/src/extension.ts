@@ -25,22 +25,25 @@ import { NextEdits } from './nes';
 const SECTION = 'devstral';
 const SECRET_KEY = 'devstral.apiKey';
 
-/** Settings forwarded to the server (camelCase, as the server reads them). */
-const SERVER_SETTINGS = [
-  'provider',
-  'baseUrl',
-  'model',
-  'apiKey',
-  'promptMode',
-  'temperature',
-  'maxTokens',
-  'timeoutMs',
-  'debounceMs',
-  'completionItems',
-  'contextTokens',
-  'logLevel',
-  'nextEdit',
-] as const;
+/** Settings of this extension's own that are not the server's (everything else it declares is). */
+const CLIENT_ONLY_SETTINGS = new Set(['inlineCompletions', 'serverPath', 'serverArgs', 'trace.server']);
+
+interface DeclaredSetting {
+  scope?: string;
+}
+
+/**
+ * The server's settings as package.json declares them (camelCase, as the server reads them).
+ * One list: a setting added to package.json is forwarded without a second copy here; a unit
+ * test (tests/unit/test_vscode_manifest.py) checks package.json against the server's fields.
+ */
+let declaredSettings: Record<string, DeclaredSetting> = {};
+
+function serverSettingKeys(): string[] {
+  return Object.keys(declaredSettings)
+    .map((key) => key.slice(SECTION.length + 1))
+    .filter((key) => !CLIENT_ONLY_SETTINGS.has(key));
+}
 
 let client: LanguageClient | undefined;
 let status: StatusBar | undefined;
@@ -258,22 +261,17 @@ function serverCommand(): { command: string; args: string[] } | { problem: strin
 async function serverSettings(): Promise<Record<string, unknown>> {
   const config = vscode.workspace.getConfiguration(SECTION);
   const out: Record<string, unknown> = {};
-  for (const key of SERVER_SETTINGS) {
+  for (const key of serverSettingKeys()) {
     const inspected = config.inspect(key);
     // Only values someone set; the server applies its own defaults (and provider presets).
-    const value =
-      inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue;
+    // Application-scoped settings (keys, endpoints, budget) count only from the user's own
+    // settings: VS Code never takes them from a workspace, and neither do we, defensively.
+    const userOnly = declaredSettings[`${SECTION}.${key}`]?.scope === 'application';
+    const value = userOnly
+      ? inspected?.globalValue
+      : (inspected?.workspaceFolderValue ?? inspected?.workspaceValue ?? inspected?.globalValue);
     if (value !== undefined && value !== null && value !== '') {
       out[key] = value;
-    }
-  }
-  // application-scoped settings never come from a workspace; drop them defensively anyway
-  for (const key of ['apiKey', 'baseUrl', 'provider']) {
-    const inspected = config.inspect(key);
-    if (inspected?.globalValue !== undefined && inspected.globalValue !== '') {
-      out[key] = inspected.globalValue;
-    } else {
-      delete out[key];
     }
   }
   if (!out.apiKey && secrets) {
@@ -641,6 +639,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   output = vscode.window.createOutputChannel('Devstral', { log: true });
   status = new StatusBar();
   secrets = context.secrets;
+  declaredSettings = context.extension.packageJSON?.contributes?.configuration?.properties ?? {};
   context.subscriptions.push(output, status);
   const nextEdits = new NextEdits(() => client);
   context.subscriptions.push(nextEdits, ...nextEdits.register());
