@@ -33,7 +33,8 @@ _request_numbers = itertools.count(1)
 @contextmanager
 def request_scope(kind: str) -> Iterator[str]:
     """Give every log line inside (and in tasks started inside) a short id: `c12` for the 12th
-    completion request, `a3` for an action; `kind` is the prefix."""
+    completion request, `a3` for an action, `n4` for a next-edit request; `kind` is the
+    prefix."""
     request_id = f"{kind}{next(_request_numbers)}"
     token = REQUEST_ID.set(request_id)
     try:

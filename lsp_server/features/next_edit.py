@@ -344,6 +344,9 @@ async def run_apply_command(ls: DevstralServer, data: dict[str, Any]) -> dict[st
 
 
 def register(server: DevstralServer) -> None:
+    """Every log line of one next-edit request carries its id (`n<n>`), as completions' do."""
+    from ..logging_setup import request_scope
+
     @server.feature(NEXT_EDIT)
     async def next_edit(ls: DevstralServer, params: Any) -> dict[str, Any] | None:
         uri = _get(params, "textDocument", "uri")
@@ -352,8 +355,9 @@ def register(server: DevstralServer) -> None:
             return None
         trigger = _get(params, "context", "triggerKind")
         invoked = trigger != 2 and trigger != "automatic"
-        result = await predict(ls, uri, _get(params, "textDocument", "version"), pos,
-                               invoked=invoked)
+        with request_scope("n"):
+            result = await predict(ls, uri, _get(params, "textDocument", "version"), pos,
+                                   invoked=invoked)
         return None if result is None else to_next_edit_result(ls, result)
 
     @server.feature(COPILOT_INLINE_EDIT)
@@ -362,8 +366,9 @@ def register(server: DevstralServer) -> None:
         pos = _position(params)
         if not isinstance(uri, str) or pos is None:
             return {"edits": []}
-        result = await predict(ls, uri, _get(params, "textDocument", "version"), pos,
-                               invoked=False)
+        with request_scope("n"):
+            result = await predict(ls, uri, _get(params, "textDocument", "version"), pos,
+                                   invoked=False)
         return {"edits": []} if result is None else to_copilot_result(ls, result)
 
     @server.feature(DID_SHOW_INLINE_EDIT)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -319,3 +320,20 @@ async def test_cost_meter_counts_next_edits_and_the_daily_budget_pauses_them(
         automatic = params(uri, 3, 0, 23, trigger=2)
         assert await lsp.protocol.send_request_async(NEXT_EDIT, automatic) is None
         assert len(fake.completion_requests) == 1 and text  # paused: nothing more was asked
+
+
+async def test_log_lines_of_each_next_edit_carry_its_own_request_id(
+        fake: FakeBackend, session: tuple[LanguageClient, str]) -> None:
+    """Two requests that log the same words stay apart in the log (`n<id>`, as `c<id>`)."""
+    lsp, _ = session
+    uri = "file:///tmp/nes/ids.py"
+    rename(lsp, uri)
+    fake.enqueue(Reply.text("Sure, the code looks good to me."))
+    await lsp.protocol.send_request_async(NEXT_EDIT, params(uri, 2, 0, 23))
+    change_doc(lsp, uri, 3, (4, 17), (4, 17), " ")
+    fake.enqueue(Reply.text("Sure, the code looks good to me."))
+    await lsp.protocol.send_request_async(NEXT_EDIT, params(uri, 3, 0, 23))
+    assert len(fake.completion_requests) == 2
+    logged = "\n".join(m.message for m in lsp.log_messages)
+    ids = re.findall(r"\[(n\d+)\] lsp_server\.nes", logged)
+    assert len(set(ids)) == 2, logged[-2000:]
