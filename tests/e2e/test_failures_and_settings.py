@@ -84,7 +84,7 @@ async def test_retry_after_is_honoured_for_automatic_requests(fake: FakeBackend)
 
 async def test_hanging_backend_is_cut_at_the_deadline(fake: FakeBackend) -> None:
     fake.enqueue(Reply.hang())
-    async with lsp_session(fake_env(fake), init_options={"timeoutMs": 400}) as (lsp, _):
+    async with lsp_session(fake_env(fake), init_options={"timeoutMs": 400}, warm=True) as (lsp, _):
         open_doc(lsp, URI, TEXT)
         started = time.monotonic()
         got = await inline(lsp, URI, 1, 12)

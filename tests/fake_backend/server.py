@@ -104,6 +104,10 @@ _COMPLETION_ROUTES: dict[str, wire.Style] = {
     "/v1/fim/completions": "fim",
 }
 _POLL_INTERVAL = 0.001
+WAIT_GUARD_S = 60.0
+"""Upper bound of the request waits: a guard for a broken test, never a speed expectation. A
+cold server's first model call waits for its model library (openai, the tokenizer), which
+takes over 10 s on a loaded 2-core machine; a 5 s bound failed there while nothing was wrong."""
 
 
 @dataclass(eq=False)
@@ -393,8 +397,11 @@ class FakeBackend:
         """Recorded requests to the three completion endpoints only."""
         return [r for r in self.requests if r.endpoint is not None]
 
-    def wait_for_requests(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
-        """Block until at least ``n`` requests were recorded; raises ``TimeoutError``."""
+    def wait_for_requests(self, n: int, timeout: float = WAIT_GUARD_S) -> list[RecordedRequest]:
+        """Block until at least ``n`` requests were recorded; raises ``TimeoutError``.
+
+        ``timeout`` only stops a test whose server never sends the request; it is no guess at
+        how fast the server is (see ``WAIT_GUARD_S``)."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self._requests) >= n, timeout):
                 raise TimeoutError(
@@ -402,7 +409,8 @@ class FakeBackend:
                 )
             return list(self._requests)
 
-    async def wait_for_requests_async(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:
+    async def wait_for_requests_async(self, n: int,
+                                      timeout: float = WAIT_GUARD_S) -> list[RecordedRequest]:
         """Async :meth:`wait_for_requests` (polls, so it never blocks the caller's loop)."""
         deadline = time.monotonic() + timeout
         while True:

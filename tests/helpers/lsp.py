@@ -82,8 +82,15 @@ async def lsp_session(
     root: Path | None = None,
     capabilities: types.ClientCapabilities | None = None,
     args: list[str] | None = None,
+    warm: bool = False,
 ) -> AsyncIterator[tuple[LanguageClient, types.InitializeResult]]:
-    """Start `python -m lsp_server [args]`, initialize it like `client`, shut it down after."""
+    """Start `python -m lsp_server [args]`, initialize it like `client`, shut it down after.
+
+    With `warm`, entered only once the server loaded its model library (`devstral/stats`
+    `warm`): the first model call waits for that import outside its own deadline, so a test that
+    times a request against a deadline must not time the server's cold start, which on a
+    loaded machine takes seconds.
+    """
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "lsp_server", *(args or [])], server_env=env)
     lsp: LanguageClient = await config.start()  # type: ignore[assignment]
@@ -107,6 +114,8 @@ async def lsp_session(
         client_info=types.ClientInfo(name=client),
     ))
     try:
+        if warm:
+            await wait_for_stats(lsp, lambda s: bool(s.get("warm")), "the model library loaded")
         yield lsp, result
     finally:
         await lsp.shutdown_session()
@@ -247,3 +256,28 @@ async def list_actions(lsp: LanguageClient, uri: str, start: tuple[int, int],
 def by_title(actions: list[types.CodeAction], prefix: str) -> types.CodeAction:
     [found] = [a for a in actions if a.title.startswith(prefix)]
     return found
+
+
+STATS = "devstral/stats"
+
+
+async def stats(lsp: LanguageClient, timeout: float = 5.0) -> dict[str, Any]:
+    result = await asyncio.wait_for(lsp.protocol.send_request_async(STATS, {}), timeout)
+    out = plain(result)
+    assert isinstance(out, dict), out
+    return out
+
+
+async def wait_for_stats(lsp: LanguageClient, ready: Callable[[dict[str, Any]], bool],
+                         what: str, limit_s: float = 60.0) -> dict[str, Any]:
+    """Poll `devstral/stats` until `ready(stats)`: a readiness poll, not a sleep of a guessed
+    length. `limit_s` only stops a test whose server never gets there."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while True:
+        current = await stats(lsp, timeout=limit_s)
+        if ready(current):
+            return current
+        if loop.time() > deadline:
+            raise AssertionError(f"not {what} within {limit_s:.0f}s: {current}")
+        await asyncio.sleep(0.05)

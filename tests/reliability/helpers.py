@@ -10,7 +10,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,9 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.helpers.lsp import REPO, lsp_session, plain
+from tests.helpers.lsp import REPO, STATS, lsp_session, stats, wait_for_stats
 
-STATS = "devstral/stats"
+__all__ = ["STATS", "stats", "wait_for_stats"]  # re-exported for the tests and bench/soak.py
 
 
 @asynccontextmanager
@@ -34,17 +34,10 @@ async def session(
     root: Path | None = None,
     warm: bool = True,
 ) -> AsyncIterator[tuple[LanguageClient, types.InitializeResult]]:
-    """`lsp_session` with extra command-line `args`; with `warm`, entered only once the server
-    loaded its model library (`devstral/stats` `warm`).
-
-    The first model call waits for that import outside its own deadline; a test timing a
-    request against the deadline must not time the server's cold start, which on a loaded
-    machine takes seconds.
-    """
+    """`lsp_session` with extra command-line `args`, entered warm unless told otherwise:
+    reliability tests time requests against deadlines (see `lsp_session`)."""
     async with lsp_session(env, args=args, client=client, init_options=init_options,
-                           configuration=configuration, root=root) as (lsp, result):
-        if warm:
-            await wait_for_stats(lsp, lambda s: bool(s.get("warm")), "the model library loaded")
+                           configuration=configuration, root=root, warm=warm) as (lsp, result):
         yield lsp, result
 
 
@@ -57,28 +50,6 @@ def server_pid(lsp: LanguageClient) -> int:
 def alive(lsp: LanguageClient) -> bool:
     proc = lsp._server
     return proc is not None and proc.returncode is None
-
-
-async def stats(lsp: LanguageClient, timeout: float = 5.0) -> dict[str, Any]:
-    result = await asyncio.wait_for(lsp.protocol.send_request_async(STATS, {}), timeout)
-    out = plain(result)
-    assert isinstance(out, dict), out
-    return out
-
-
-async def wait_for_stats(lsp: LanguageClient, ready: Callable[[dict[str, Any]], bool],
-                         what: str, limit_s: float = 60.0) -> dict[str, Any]:
-    """Poll `devstral/stats` until `ready(stats)`: a readiness poll, not a sleep of a guessed
-    length. `limit_s` only stops a test whose server never gets there."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit_s
-    while True:
-        current = await stats(lsp, timeout=limit_s)
-        if ready(current):
-            return current
-        if loop.time() > deadline:
-            raise AssertionError(f"not {what} within {limit_s:.0f}s: {current}")
-        await asyncio.sleep(0.05)
 
 
 def errors(lsp: LanguageClient) -> list[str]:
