@@ -444,10 +444,17 @@ class DevstralServer(LanguageServer):
 
         self._flush_handle = loop.call_later(1.0, flush)
 
+    @property
+    def has_client(self) -> bool:
+        """Whether an editor is attached: the CLI runs this server in-process with none, and
+        pygls logs an ERROR for every message it cannot send, which `complete` printed."""
+        return self.protocol.writer is not None
+
     def _send_status(self, params: dict[str, Any]) -> None:
         from .features.status import STATUS_METHOD
 
-        self.protocol.notify(STATUS_METHOD, params)
+        if self.has_client:
+            self.protocol.notify(STATUS_METHOD, params)
 
     # ----- documents and context -----------------------------------------------------------
     @property
@@ -494,6 +501,8 @@ class UserMessages:
         self.server = server
 
     def _show(self, kind: types.MessageType, message: str) -> None:
+        if not self.server.has_client:  # the CLI: the message is logged by the caller
+            return
         try:
             self.server.window_show_message(types.ShowMessageParams(type=kind, message=message))
         except Exception:  # no client yet (CLI) or a closed transport

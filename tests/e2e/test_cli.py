@@ -25,6 +25,8 @@ def test_complete_prints_the_cleaned_completion(fake: FakeBackend) -> None:
     assert out.stdout == "a, b = b, a + b\n"
     [req] = fake.completion_requests
     assert "{{FILL_HERE}}" in req.body["messages"][-1]["content"]
+    # No editor is attached: status and messages are not sent anywhere, and no error says so.
+    assert "ERROR" not in out.stderr, out.stderr
 
 
 def test_prompt_prints_the_body_and_sends_nothing(fake: FakeBackend) -> None:
