@@ -27,20 +27,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from . import __version__
+from . import __version__, command_names
 
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "devstral-lsp"
 PROJECT_FILE = ".devstral.json"  # config.PROJECT_FILE (config imports attrs and cattrs)
 
-COMMANDS = [
-    "devstral.fix", "devstral.rewrite", "devstral.addDocstring", "devstral.implement",
-    "devstral.generateTests", "devstral.explain", "devstral.editWorkspace",
-    "devstral.nextEditAccepted",
-]
-"""`workspace/executeCommand` commands in registration order (`features/actions.py`, then
-`features/next_edit.py`); `tests/unit/test_bootstrap.py` fails when this drifts."""
+COMMANDS = list(command_names.ALL)
+"""`workspace/executeCommand` commands, from their one home (`tests/unit/test_bootstrap.py`
+compares this whole reply with pygls' own)."""
 
 ASKS_FOR_ITEMS = "completionItems"
 """`features/completion.py`'s key under `experimental.devstral` (a client wanting both)."""

@@ -13,6 +13,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .. import command_names
 from .scope import Lines, enclosing_definition, find_todo, has_docstring, is_stub
 
 DEFAULT_INSTRUCTION = "Improve clarity without changing behaviour"
@@ -41,13 +42,13 @@ KIND: dict[ActionId, str] = {
 }
 
 COMMAND: dict[ActionId, str] = {
-    ActionId.FIX: "devstral.fix",
-    ActionId.REWRITE: "devstral.rewrite",
-    ActionId.DOCSTRING: "devstral.addDocstring",
-    ActionId.IMPLEMENT: "devstral.implement",
-    ActionId.EXPLAIN: "devstral.explain",
-    ActionId.TESTS: "devstral.generateTests",
-    ActionId.EDIT_WORKSPACE: "devstral.editWorkspace",
+    ActionId.FIX: command_names.FIX,
+    ActionId.REWRITE: command_names.REWRITE,
+    ActionId.DOCSTRING: command_names.ADD_DOCSTRING,
+    ActionId.IMPLEMENT: command_names.IMPLEMENT,
+    ActionId.EXPLAIN: command_names.EXPLAIN,
+    ActionId.TESTS: command_names.GENERATE_TESTS,
+    ActionId.EDIT_WORKSPACE: command_names.EDIT_WORKSPACE,
 }
 ACTION_OF_COMMAND = {v: k for k, v in COMMAND.items()}
 

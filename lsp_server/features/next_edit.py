@@ -23,6 +23,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from .. import command_names
 from ..edits.textdiff import LineIndex
 from ..nes.engine import Answer, NesBackendError, NesRequest, NextEdit, NextEditEngine
 from ..nes.mode import Mode, allowed, effective_mode
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 NEXT_EDIT = "devstral/nextEdit"
 COPILOT_INLINE_EDIT = "textDocument/copilotInlineEdit"
 DID_SHOW_INLINE_EDIT = "textDocument/didShowInlineEdit"
-ACCEPTED_COMMAND = "devstral.nextEditAccepted"
+ACCEPTED_COMMAND = command_names.NEXT_EDIT_ACCEPTED
 NES_FEATURE = "nextEdit"
 
 _engines: weakref.WeakKeyDictionary[DevstralServer, NextEditEngine] = (
@@ -232,7 +233,7 @@ def insert_at_cursor(ls: DevstralServer, uri: str, pos: types.Position
 
 # --------------------------------------------------------------------------- code action
 
-APPLY_COMMAND = "devstral.applyNextEdit"
+APPLY_COMMAND = command_names.APPLY_NEXT_EDIT
 ACTION_TITLE = "Apply suggested edit"
 
 

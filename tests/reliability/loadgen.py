@@ -43,6 +43,7 @@ class LoadFigures:
     rss_end_kb: int = 0
     fds_start: int = 0
     fds_end: int = 0
+    backend_sockets_start: int = 0
     backend_sockets_end: int = 0
     rss_samples_kb: list[int] = field(default_factory=list)
     """RSS after every tenth of the run: a plateau means bounded caches, a slope a leak."""
@@ -113,6 +114,8 @@ async def run_load(*, requests: int, documents: int = 50, concurrency: int = 25,
             figs.answered = figs.with_items = figs.errors = 0
             figs.rss_start_kb = rss_kb(pid)
             figs.fds_start = fd_count(pid)
+            port = int(fb.base_url.split(":")[2].split("/")[0])
+            figs.backend_sockets_start = backend_sockets(pid, port)
             started = time.monotonic()
             step = max(1, requests // 10)
             for done in range(0, requests, step):
@@ -123,8 +126,7 @@ async def run_load(*, requests: int, documents: int = 50, concurrency: int = 25,
             await asyncio.sleep(0.5)  # let closed streams and finished tasks settle
             figs.rss_end_kb = rss_kb(pid)
             figs.fds_end = fd_count(pid)
-            figs.backend_sockets_end = backend_sockets(pid, int(fb.base_url.split(":")[2]
-                                                                  .split("/")[0]))
+            figs.backend_sockets_end = backend_sockets(pid, port)
             figs.server_stats = await stats(lsp)
             figs.model_calls = int(figs.server_stats.get("model_calls", 0))
         figs.backend_requests = len(fb.completion_requests)

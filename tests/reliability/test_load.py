@@ -16,8 +16,12 @@ async def test_load_all_answered_no_leaks() -> None:
     assert figs.model_calls >= REQUESTS * 0.6  # every prompt differs: the model is asked
     # Memory flat: a little growth for caches (LRU, typed-through, recent edits) only.
     assert figs.rss_end_kb - figs.rss_start_kb < 40_000, figs.as_dict()
-    # No leaked descriptors or connections: keep-alive reuses a small pool.
-    assert figs.fds_end - figs.fds_start <= 5, figs.as_dict()
+    # No leaked descriptors or connections: keep-alive reuses a small pool. The pool's own
+    # sockets grow with the peak concurrency (early-started calls on a loaded machine), so they
+    # have their own bound; every other descriptor must come back.
+    other_start = figs.fds_start - figs.backend_sockets_start
+    other_end = figs.fds_end - figs.backend_sockets_end
+    assert other_end - other_start <= 5, figs.as_dict()
     assert figs.backend_sockets_end <= 30, figs.as_dict()
     assert figs.backend_connections <= 60, figs.as_dict()
     assert figs.server_stats["openDocuments"] == 50
