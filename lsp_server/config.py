@@ -16,7 +16,6 @@ import difflib
 import ipaddress
 import json
 import os
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from .endpoints import (
     resolve_endpoint,
     resolve_provider,
 )
+from .fs_limits import UnreadableFile, read_regular
 from .model.providers import AUTO, KEY_ENV_VARS, PRESETS, preset
 
 __all__ = [
@@ -472,21 +472,13 @@ def read_project_file(path: Path) -> tuple[Any, list[str]]:
     `RecursionError` from the parser caught).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        data = read_regular(path, MAX_PROJECT_BYTES)
     except FileNotFoundError:
         return None, []
+    except UnreadableFile as exc:  # a FIFO, a device, a folder, or over the size limit
+        return None, [f"{path}: {exc.reason}; ignored"]
     except OSError as exc:
         return None, [f"{path}: cannot read ({exc.strerror}); ignored"]
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None, [f"{path}: not a regular file; ignored"]
-        data = os.read(fd, MAX_PROJECT_BYTES + 1)
-    except OSError as exc:
-        return None, [f"{path}: cannot read ({exc.strerror}); ignored"]
-    finally:
-        os.close(fd)
-    if len(data) > MAX_PROJECT_BYTES:
-        return None, [f"{path}: larger than {MAX_PROJECT_BYTES // 1024} KiB; ignored"]
     try:
         value = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
