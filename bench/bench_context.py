@@ -26,10 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lsp_server.completion.postprocess import HOLE_MARKER
+from lsp_server.context.definitions import Definition
 from lsp_server.context.engine import ContextEngine
 from lsp_server.context.recent import EditHistory
 from lsp_server.context.sticky import shared_prefix_ratio
-from lsp_server.context.symbols import Definition
 from lsp_server.context.types import PromptContext
 from lsp_server.model.prompts import CompletionOptions, build_completion_request
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from ..config import Settings
-from ..context.symbols import _parser, language_for
+from ..context.grammars import language_for, parser_for
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def cursor_place(read: Callable[[int, int], str], offset: int, language_id: str,
     source = (head + tail).encode("utf-8", "surrogatepass")
     cursor = len(head.encode("utf-8", "surrogatepass"))
     try:
-        tree = _parser(grammar).parse(source)
+        tree = parser_for(grammar).parse(source)
     except Exception:  # a grammar failure must never cost the user a suggestion
         log.debug("placement: parse failed", exc_info=True)
         return None

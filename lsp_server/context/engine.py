@@ -26,6 +26,7 @@ from .budget import (
     line_token_estimate,
     line_token_estimate_reverse,
 )
+from .definitions import Definition, compact_text
 from .indexer import BackgroundIndexer
 from .names import definitions_near, signature_line
 from .neighbours import WindowCache, identifiers
@@ -40,7 +41,7 @@ from .sticky import (
     end_line,
     prompt_order,
 )
-from .symbols import Definition, IndexStats, SymbolIndex, compact_text
+from .symbols import IndexStats, SymbolIndex
 from .tokens import TokenCounter
 from .types import PromptContext, Snippet
 from .windows import lines_before, prefix_window, suffix_window

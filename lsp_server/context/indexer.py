@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .symbols import SymbolIndex, language_for
+from .grammars import language_for
+from .symbols import SymbolIndex
 
 log = logging.getLogger(__name__)
 

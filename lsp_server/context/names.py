@@ -16,8 +16,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .definitions import Definition
+from .grammars import language_for
 from .neighbours import STOP_WORDS
-from .symbols import Definition, SymbolIndex, language_for
+from .symbols import SymbolIndex
 from .windows import lines_after, lines_before
 
 _NAME_RE = re.compile(r"(\.)?\b([A-Za-z_][A-Za-z0-9_]*)\b(\s*\()?")

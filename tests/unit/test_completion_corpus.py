@@ -20,7 +20,7 @@ from lsprotocol import types
 
 from lsp_server.completion.pipeline import Suggestion
 from lsp_server.completion.postprocess import clean_completion, decide_multiline
-from lsp_server.context.symbols import _parser
+from lsp_server.context.grammars import parser_for
 from lsp_server.documents import Document, PositionEncoding
 from lsp_server.features.completion import inline_items
 from lsp_server.text import normalize_newlines
@@ -65,7 +65,7 @@ def parse_problems(lang: str, text: str) -> list[str]:
         except SyntaxError as exc:
             return [f"SyntaxError: {exc}"]
         return []
-    tree = _parser(_GRAMMAR[lang]).parse(text.encode())
+    tree = parser_for(_GRAMMAR[lang]).parse(text.encode())
     bad: list[str] = []
     stack = [tree.root_node]
     while stack:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lsp_server.context.definitions import MAX_DOC_LINES, extract
 from lsp_server.context.names import _module_target, rank_names, receiver_type
-from lsp_server.context.symbols import MAX_DOC_LINES, extract
 
 
 def test_capitalised_stop_words_are_names() -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from lsp_server.context.definitions import compact_text, extract
 from lsp_server.context.privacy import PrivacyGuard
-from lsp_server.context.symbols import SymbolIndex, compact_text, extract
+from lsp_server.context.symbols import SymbolIndex
 
 PY = '''import os
 from .util import helper as h, other
