@@ -464,7 +464,7 @@ def _unwrap(layer: Any) -> Any:
     return layer
 
 
-def read_project_file(path: Path) -> tuple[Any, list[str]]:
+def read_project_file(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
     """A project file's JSON, or None and one message: never raises, never blocks.
 
     The file is the repository's: it may be a FIFO or a device (opened non-blocking and

@@ -35,8 +35,13 @@ from .text import normalize_newlines
 from .uris import uri_to_path
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .context.engine import ContextEngine
-    from .model.client import ModelClient
+    from .features.process import ParentWatch
+    from .features.status import StatusParams
+    from .model.client import BackendError, Feature, ModelClient
+    from .model.discovery import ServedModels
+    from .usage.meter import Usage
 
 log = logging.getLogger("lsp_server")
 
@@ -78,13 +83,13 @@ class DevstralServer(LanguageServer):
         self.environ: dict[str, str] = dict(os.environ)
         self.init_options: dict[str, Any] | None = None
         self.client_config: dict[str, Any] | None = None
-        self.project_config: Any = None
+        self.project_config: dict[str, Any] | None = None
         self.project_source = PROJECT_FILE
         merged = merge_settings(self.environ)
         self.settings, self.sources = merged.settings, merged.sources
         self._pending_problems = merged.problems
         self._announced: set[str] = set()
-        from .model.discovery import LocalRuntime, ServedModels
+        from .model.discovery import LocalRuntime
 
         self.served: dict[str, ServedModels] = {}
         """What discovery found, per base URL."""
@@ -140,7 +145,7 @@ class DevstralServer(LanguageServer):
                                    self.documents)
         self.exit_code = 0
         """What the process exits with: 1 after `exit` without `shutdown` (features/lifecycle)."""
-        self.parent_watch: Any = None
+        self.parent_watch: ParentWatch = None
         """The watcher of `initialize.processId` (features/lifecycle)."""
         self.config_ready = asyncio.Event()
         """Set once the client's configuration was pulled (or cannot be)."""
@@ -212,7 +217,8 @@ class DevstralServer(LanguageServer):
             self.start_discovery()
         return problems
 
-    def _resolve_roles(self, settings: Any, sources: dict[str, str]) -> tuple[Endpoint, Endpoint]:
+    def _resolve_roles(self, settings: Settings, sources: dict[str, str]
+                       ) -> tuple[Endpoint, Endpoint]:
         searching = self.discovery is not None and not self.discovery.done()
         main = resolve_endpoint(settings, self.environ, sources=sources, served=self.served,
                                 local=self.local, searching=searching,
@@ -373,7 +379,7 @@ class DevstralServer(LanguageServer):
             client.endpoint = endpoint  # same connection; newer 404 hints
         return self._clients[role]
 
-    def _served_after_404(self, served: Any) -> None:
+    def _served_after_404(self, served: ServedModels) -> None:
         """A 404 listed the endpoint's models: keep them and re-resolve (hints, choices)."""
         self.served[served.base_url] = served
         self.apply_settings()
@@ -400,16 +406,16 @@ class DevstralServer(LanguageServer):
         self.status.set_budget(message)
         return message
 
-    def refusal(self, feature: str) -> str | None:
+    def refusal(self, feature: Feature) -> str | None:
         return self.budget_refusal()
 
-    def call_started(self, feature: str) -> None:
+    def call_started(self, feature: Feature) -> None:
         self.status.call_started()
 
-    def call_finished(self, feature: str) -> None:
+    def call_finished(self, feature: Feature) -> None:
         self.status.call_finished()
 
-    def model_answered(self, feature: str, model: str, usage: Any, provider: str) -> None:
+    def model_answered(self, feature: Feature, model: str, usage: Usage, provider: str) -> None:
         usd = self.usage.record(feature, model, usage, provider)
         log.debug("%s call to %s: %d in (%d cached), %d out%s, $%.6f", feature, model,
                   usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens,
@@ -417,7 +423,7 @@ class DevstralServer(LanguageServer):
         self.status.answered()
         self._schedule_flush()
 
-    def model_failed(self, feature: str, error: Any) -> None:
+    def model_failed(self, feature: Feature, error: BackendError) -> None:
         self.status.failed(f"Devstral: {error.message}")
 
     def backoff(self, seconds: float) -> None:
@@ -450,7 +456,7 @@ class DevstralServer(LanguageServer):
         pygls logs an ERROR for every message it cannot send, which `complete` printed."""
         return self.protocol.writer is not None
 
-    def _send_status(self, params: dict[str, Any]) -> None:
+    def _send_status(self, params: StatusParams) -> None:
         from .features.status import STATUS_METHOD
 
         if self.has_client:

@@ -46,7 +46,12 @@ def _die(ls: DevstralServer, pid: int) -> None:
     os._exit(1)
 
 
-def watch_parent(ls: DevstralServer, pid: int | None) -> Any:
+ParentWatch = int | asyncio.TimerHandle | None
+"""How the editor's process is watched: its pidfd (read by the event loop), the timer of the
+next poll where there is no pidfd, or None when it is not watched."""
+
+
+def watch_parent(ls: DevstralServer, pid: int | None) -> ParentWatch:
     """Exit when `pid` dies; returns the watcher handle (None when not watching)."""
     if not pid or pid == os.getpid() or pid < 0:
         return None
@@ -59,7 +64,7 @@ def watch_parent(ls: DevstralServer, pid: int | None) -> Any:
     pidfd_open = getattr(os, "pidfd_open", None)
     if pidfd_open is not None:
         try:
-            fd = pidfd_open(pid)
+            fd: int | None = pidfd_open(pid)
         except OSError:
             fd = None
         if fd is not None:

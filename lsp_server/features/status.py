@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Literal, TypedDict
 
 log = logging.getLogger(__name__)
 
 STATUS_METHOD = "devstral/status"
 MAX_MESSAGE = 160
+
+
+class StatusParams(TypedDict):
+    """The `devstral/status` notification's params (the shared contract)."""
+
+    kind: Literal["Normal", "Warning", "Error", "Inactive"]
+    state: Literal["ready", "busy", "error", "paused", "inactive"]
+    message: str
+    busy: bool
 
 
 def _short(message: str) -> str:
@@ -25,14 +34,14 @@ def _short(message: str) -> str:
 
 
 class StatusTracker:
-    def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, send: Callable[[StatusParams], None]) -> None:
         self._send = send
         self.in_flight = 0
         self.error = ""
         self.backing_off = ""
         self.budget = ""
         self.inactive = ""
-        self.last: dict[str, Any] | None = None
+        self.last: StatusParams | None = None
 
     # ----- events ----------------------------------------------------------------------------
     def call_started(self) -> None:
@@ -68,8 +77,10 @@ class StatusTracker:
         self._emit()
 
     # ----- what is shown ------------------------------------------------------------------------
-    def current(self) -> dict[str, Any]:
+    def current(self) -> StatusParams:
         busy = self.in_flight > 0
+        kind: Literal["Normal", "Warning", "Error", "Inactive"]
+        state: Literal["ready", "busy", "error", "paused", "inactive"]
         if self.inactive:
             kind, state, message = "Inactive", "inactive", self.inactive
         elif self.budget:

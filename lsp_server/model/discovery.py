@@ -24,6 +24,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..config import Endpoint
+    from .client import ModelClient
     from .providers import Preset
 
 log = logging.getLogger(__name__)
@@ -285,7 +289,8 @@ async def probe_local(candidates: Sequence[tuple[str, int]],
     return ProbeResult(None, answered)
 
 
-def explaining_client(endpoint: Any, on_served: Any, **options: Any) -> Any:
+def explaining_client(endpoint: Endpoint, on_served: Callable[[ServedModels], None],
+                      **options: Any) -> ModelClient:
     """A `ModelClient` whose 404 ("model not found") names the closest served models.
 
     The configured model is listed lazily: only when the endpoint answers 404 (a model the user
