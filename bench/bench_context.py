@@ -25,13 +25,12 @@ from pathlib import Path
 # this checkout, not whatever an editable install of the package points at
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lsp_server.completion.postprocess import HOLE_MARKER
 from lsp_server.context.definitions import Definition
 from lsp_server.context.engine import ContextEngine
 from lsp_server.context.recent import EditHistory
 from lsp_server.context.sticky import shared_prefix_ratio
 from lsp_server.context.types import PromptContext
-from lsp_server.model.prompts import CompletionOptions, build_completion_request
+from lsp_server.model.prompts import HOLE_MARKER, CompletionOptions, build_completion_request
 
 CALL_RE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{3,})\(")
 FROM_IMPORT_RE = re.compile(r"^from (\.*[\w.]*) import ([\w, ]+)$", re.M)

@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import LspClient, Pending, python_source, rss_mb, server_env
 from bench.fake_tabby import FakeTabby
-from lsp_server.completion.postprocess import HOLE_MARKER
+from lsp_server.model.prompts import HOLE_MARKER
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 
 DEFAULT_TABBY_JS = Path.home() / ".cache/devstral-bench/node_modules/tabby-agent/dist/cli.js"

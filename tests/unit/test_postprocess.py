@@ -9,12 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lsp_server.completion.postprocess import (
-    HOLE_MARKER,
-    StopDetector,
-    clean_completion,
-    decide_multiline,
-)
+from lsp_server.completion.postprocess import StopDetector, clean_completion, decide_multiline
+from lsp_server.model.prompts import HOLE_MARKER
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from lsp_server.completion.postprocess import HOLE_MARKER
 from lsp_server.context.sticky import shared_prefix_ratio
 from lsp_server.context.types import PromptContext, Snippet
 from lsp_server.model.prompts import (
+    HOLE_MARKER,
     SYSTEM_PROMPT,
     CompletionOptions,
     build_completion_request,
