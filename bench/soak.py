@@ -6,7 +6,10 @@ its document, so every prompt differs and reaches the (fake) model. Reports: all
 latency, RSS at start and end, open file descriptors, established sockets to the backend at the
 end, how many TCP connections the backend saw (keep-alive reuse) and the handler futures pygls
 still holds. Exit status 1 when a request went unanswered or something leaked (RSS growing by
-more than 20 MB: it plateaus ~5 MB above the start once the token memos are full).
+more than 20 MB: it plateaus ~5 MB above the start once the token memos are full). The latency
+target (p99 under 2 s at concurrency 25, once a bound in tests/reliability/test_load.py, whose
+1,500-request load is `--requests 1500`) is printed as met or missed, not failed on: it measures
+the machine as much as the code.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.reliability.loadgen import LoadFigures, run_load
 
+P99_TARGET_MS = 2000.0
+
 
 def verdict(figs: LoadFigures) -> list[str]:
     problems = []
@@ -32,6 +37,8 @@ def verdict(figs: LoadFigures) -> list[str]:
         problems.append(f"file descriptors {figs.fds_start} -> {figs.fds_end}")
     if int(figs.server_stats.get("pendingFutures", 0)) > 1:  # this stats request's own
         problems.append(f"{figs.server_stats['pendingFutures']} handler futures kept by pygls")
+    if not figs.settled:
+        problems.append(f"still more than {figs.idle_tasks} asyncio tasks after the load")
     if figs.backend_sockets_end > 30:
         problems.append(f"{figs.backend_sockets_end} sockets to the backend still open")
     return problems
@@ -52,7 +59,9 @@ def main() -> int:
           f"concurrency {args.concurrency}: answered {figs.answered}, with a suggestion "
           f"{figs.with_items}, errors {figs.errors}")
     print(f"elapsed {figs.elapsed_s:.1f} s ({figs.requests / figs.elapsed_s:.0f} req/s); latency "
-          f"p50 {figs.p50_ms:.0f} ms, p99 {figs.p99_ms:.0f} ms, max {figs.max_ms:.0f} ms")
+          f"p50 {figs.p50_ms:.0f} ms, p99 {figs.p99_ms:.0f} ms, max {figs.max_ms:.0f} ms "
+          f"(target p99 < {P99_TARGET_MS:.0f} ms: "
+          f"{'met' if figs.p99_ms < P99_TARGET_MS else 'MISSED'})")
     print(f"model calls {figs.model_calls} (failed {s.get('model_calls_failed')}, cancelled "
           f"{s.get('model_calls_cancelled')}); backend requests {figs.backend_requests} over "
           f"{figs.backend_connections} TCP connections")

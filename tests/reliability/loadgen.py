@@ -22,7 +22,15 @@ from lsprotocol import types
 from tests.fake_backend import FakeBackend, Reply
 from tests.helpers.lsp import MODEL, fake_env, inline_params, open_doc
 
-from .helpers import backend_sockets, fd_count, rss_kb, server_pid, session, stats
+from .helpers import (
+    backend_sockets,
+    fd_count,
+    rss_kb,
+    server_pid,
+    session,
+    stats,
+    wait_for_stats,
+)
 
 
 @dataclass
@@ -45,6 +53,10 @@ class LoadFigures:
     fds_end: int = 0
     backend_sockets_start: int = 0
     backend_sockets_end: int = 0
+    idle_tasks: int = 0
+    """asyncio tasks of the server before the first request: what "settled" means after."""
+    settled: bool = False
+    """The server got back to `idle_tasks` after the load (every call and stream finished)."""
     rss_samples_kb: list[int] = field(default_factory=list)
     """RSS after every tenth of the run: a plateau means bounded caches, a slope a leak."""
     server_stats: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +85,7 @@ async def run_load(*, requests: int, documents: int = 50, concurrency: int = 25,
             for u in uris:
                 open_doc(lsp, u, "\n".join(lines[u]))
             latencies: list[float] = []
+            figs.idle_tasks = int((await stats(lsp))["asyncioTasks"])
 
             async def one(uri: str, invoked: bool) -> None:
                 last = len(lines[uri]) - 1
@@ -123,7 +136,15 @@ async def run_load(*, requests: int, documents: int = 50, concurrency: int = 25,
                 figs.rss_samples_kb.append(rss_kb(pid))
             figs.elapsed_s = time.monotonic() - started
             figs.requests = requests
-            await asyncio.sleep(0.5)  # let closed streams and finished tasks settle
+            # Measure once closed streams and finished calls have settled: the server runs no
+            # more tasks than before the load (a readiness poll; the limit only ends a run that
+            # never settles, which `settled` then reports).
+            try:
+                await wait_for_stats(lsp, lambda s: s["asyncioTasks"] <= figs.idle_tasks,
+                                     "settled")
+                figs.settled = True
+            except AssertionError:
+                figs.settled = False
             figs.rss_end_kb = rss_kb(pid)
             figs.fds_end = fd_count(pid)
             figs.backend_sockets_end = backend_sockets(pid, port)
