@@ -8,6 +8,7 @@ one would be refused by the server as unknown on every start.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,21 @@ import pytest
 from lsp_server.config import Settings
 from lsp_server.model.providers import AUTO, PRESETS
 
-MANIFEST = Path(__file__).resolve().parents[2] / "editors" / "vscode" / "package.json"
-CLIENT_ONLY = {"inlineCompletions", "serverPath", "serverArgs", "trace.server"}
+VSCODE = Path(__file__).resolve().parents[2] / "editors" / "vscode"
+MANIFEST = VSCODE / "package.json"
+EXTENSION = VSCODE / "src" / "extension.ts"
+
+
+def _client_only() -> frozenset[str]:
+    """The extension's own settings, read from its one list (`CLIENT_ONLY_SETTINGS` in
+    extension.ts): the extension forwards every other declared setting to the server."""
+    found = re.search(r"const CLIENT_ONLY_SETTINGS = new Set\(\[([^\]]*)\]\)",
+                      EXTENSION.read_text())
+    assert found is not None, "CLIENT_ONLY_SETTINGS not found in extension.ts"
+    return frozenset(re.findall(r"'([^']+)'", found.group(1)))
+
+
+CLIENT_ONLY = _client_only()
 # Settings that decide where requests (and the key) go, or what may be spent: a cloned
 # repository's .vscode/settings.json must not set them, so VS Code takes them from the user only.
 USER_ONLY = {"provider", "baseUrl", "apiKey", "completionProvider", "completionBaseUrl",
@@ -44,6 +58,12 @@ def test_every_server_setting_is_declared_and_nothing_else() -> None:
     server = set(_server_fields())
     assert server - declared == set(), "server settings VS Code never sends"
     assert declared - server == set(), "declared settings the server does not know"
+
+
+def test_client_only_settings_are_declared_and_not_the_servers() -> None:
+    assert CLIENT_ONLY, "no client-only settings parsed from extension.ts"
+    assert CLIENT_ONLY <= set(_declared()), "client-only settings package.json does not declare"
+    assert not CLIENT_ONLY & set(_server_fields()), "server settings VS Code would never send"
 
 
 def test_settings_that_move_the_key_or_spend_money_are_user_only() -> None:

@@ -25,7 +25,10 @@ import { NextEdits } from './nes';
 const SECTION = 'devstral';
 const SECRET_KEY = 'devstral.apiKey';
 
-/** Settings of this extension's own that are not the server's (everything else it declares is). */
+/**
+ * Settings of this extension's own that are not the server's (everything else it declares is).
+ * The one list: tests/unit/test_vscode_manifest.py reads it from here.
+ */
 const CLIENT_ONLY_SETTINGS = new Set(['inlineCompletions', 'serverPath', 'serverArgs', 'trace.server']);
 
 interface DeclaredSetting {
