@@ -12,7 +12,7 @@ workspace files only through `read_regular` and walks workspace trees only throu
   `max_files` files, and checks a cancel flag between directories.
 
 Which paths may be read at all (symlinks out of the workspace, `.git`, secret and ignored files)
-is decided by `context.privacy.PrivacyGuard` on the resolved path; this module only makes the
+is decided by `privacy.policy.PrivacyGuard` on the resolved path; this module only makes the
 read itself safe.
 """
 

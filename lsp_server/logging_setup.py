@@ -11,11 +11,12 @@ import contextvars
 import itertools
 import logging
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from .privacy.masking import add_secret, mask
 
 ROOT = "lsp_server"
 _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO,
@@ -51,31 +52,10 @@ class RequestId(logging.Filter):
         return True
 
 
-_KEY_FIELD = re.compile(
-    r"""((?:api_?key|apiKey|authorization|Authorization)['"]?\s*[:=]\s*['"]?(?:Bearer\s+)?)"""
-    r"""([^'"\s,}]{4,})"""
-)
-_secrets: set[str] = set()
-
-
-def add_secret(value: str | None) -> None:
-    """Never let `value` (an API key) reach any log line."""
-    if value and len(value) >= 6:
-        _secrets.add(value)
-
-
-def mask(text: str, *keys: str | None) -> str:
-    """The one key masker: every registered key, the `keys` given, and anything shaped like
-    `apiKey: …` become `***` (log lines, error bodies a backend echoed, user messages)."""
-    for value in (*_secrets, *(k for k in keys if k and len(k) >= 4)):
-        if value in text:
-            text = text.replace(value, "***")
-    return _KEY_FIELD.sub(r"\1***", text)
-
-
 class MaskSecrets(logging.Filter):
-    """Masks known keys and anything shaped like `apiKey: …` in every record, including
-    pygls' own debug logging of `initialize` params (which carry initializationOptions)."""
+    """`privacy.masking.mask` on every record: known keys and anything shaped like `apiKey: …`,
+    including pygls' own debug logging of `initialize` params (which carry
+    initializationOptions)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:

@@ -184,7 +184,7 @@ class DevstralServer(LanguageServer):
                                 self.project_config, project_source=self.project_source)
         settings, problems = merged.settings, merged.problems
         endpoint, completion = self._resolve_roles(settings, merged.sources)
-        from .logging_setup import add_secret
+        from .privacy.masking import add_secret
 
         add_secret(endpoint.api_key)
         add_secret(completion.api_key)

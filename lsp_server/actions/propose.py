@@ -23,7 +23,7 @@ from .catalog import DEFAULT_INSTRUCTION, ActionId
 if TYPE_CHECKING:
     from ..model.client import ChatReply
     from ..model.tool_calls import ToolCall
-    from ..secrets_vault import SecretVault
+    from ..privacy.vault import SecretVault
     from .prompts import ActionInput
 
 MAX_TEST_CONTEXT_CHARS = 8000
@@ -108,7 +108,7 @@ async def propose_replacement(action: ActionId, t: Target, data: Mapping[str, An
     """The text that replaces `t.text[t.start:t.end]`, fitted to the range and line endings."""
     import logging
 
-    from ..secrets_vault import SecretVault
+    from ..privacy.vault import SecretVault
     from .edit import fit_to_range
     from .parse import ReplyError, parse_code_reply
     from .prompts import build_messages
@@ -137,7 +137,7 @@ async def propose_tests(t: Target, data: Mapping[str, Any], ask: Ask, *, test_la
 
     `existing` is the test file's current text (None: it does not exist yet).
     """
-    from ..secrets_vault import SecretVault
+    from ..privacy.vault import SecretVault
     from .parse import ReplyError, parse_code_reply
     from .prompts import build_messages
 
@@ -178,7 +178,7 @@ class Explanation:
 
 async def propose_explanation(t: Target, data: Mapping[str, Any], ask: Ask) -> Explanation:
     """The model's Markdown explanation of the range."""
-    from ..secrets_vault import SecretVault
+    from ..privacy.vault import SecretVault
     from .parse import ReplyError, parse_markdown_reply
     from .prompts import build_messages
 
@@ -195,10 +195,10 @@ async def propose_explanation(t: Target, data: Mapping[str, Any], ask: Ask) -> E
 def save_explanation(t: Target, explanation: Explanation) -> Path:
     """Write the explanation to a new Markdown file in the user's private folder.
 
-    Raises `OSError` (`private_files.NotPrivate` when no private folder exists); the caller
-    then shows the text as a message. Never a shared temp folder (see `private_files`).
+    Raises `OSError` (`privacy.private_files.NotPrivate` when no private folder exists); the caller
+    then shows the text as a message. Never a shared temp folder (see `privacy/private_files.py`).
     """
-    from ..private_files import private_dir, write_private
+    from ..privacy.private_files import private_dir, write_private
 
     return write_private(private_dir("explanations"), explanation.name, ".md",
                          explanation.heading + explanation.text + "\n")

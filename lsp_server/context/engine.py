@@ -14,6 +14,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from ..privacy.ignore_files import GITIGNORE_FILE, IGNORE_FILE
+from ..privacy.policy import PrivacyGuard
+from ..privacy.redaction import Redactor
 from ..text import content_lines
 from ..uris import uri_to_path
 from .budget import (
@@ -30,7 +33,6 @@ from .definitions import Definition, compact_text
 from .indexer import BackgroundIndexer
 from .names import definitions_near, signature_line
 from .neighbours import WindowCache, identifiers
-from .privacy import GITIGNORE_FILE, IGNORE_FILE, PrivacyGuard, Redactor
 from .recent import EditHistory
 from .sticky import (
     Candidate,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..fs_limits import read_regular, walk_files
+from ..privacy.policy import PrivacyGuard
 from .definitions import Definition, FileSymbols, extract
 from .grammars import EXTENSIONS, language_for
-from .privacy import PrivacyGuard
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from .tools import FINISH, ToolBox, TurnOutput, describe_call, parse_arguments, 
 
 if TYPE_CHECKING:
     from ..model.client import ModelClient
-    from ..secrets_vault import SecretVault
+    from ..privacy.vault import SecretVault
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..context.privacy import VCS_DIR_NAMES
+from ..privacy.policy import VCS_DIR_NAMES
 
 WORKSPACE = "/workspace"
 

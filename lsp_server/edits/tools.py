@@ -23,7 +23,7 @@ from .overlay import Overlay
 from .paths import WORKSPACE, PathRefused
 
 if TYPE_CHECKING:
-    from ..secrets_vault import SecretVault
+    from ..privacy.vault import SecretVault
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ async def run_edit_workspace(ls: DevstralServer, data: dict[str, Any]) -> dict[s
         revalidate,
         stale_message,
     )
-    from ..secrets_vault import SecretVault
+    from ..privacy.vault import SecretVault
 
     instruction = _instruction(ls, data)
     if instruction is None:

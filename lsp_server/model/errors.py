@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ..config import Endpoint
-from ..logging_setup import mask
+from ..privacy.masking import mask
 
 
 class BackendError(Exception):

@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.context.privacy import (
-    PrivacyGuard,
-    Redactor,
-    is_blocked,
-    secret_file_reason,
-    shannon_entropy,
-)
+from lsp_server.privacy.policy import PrivacyGuard, is_blocked
+from lsp_server.privacy.redaction import Redactor, shannon_entropy
+from lsp_server.privacy.secret_files import secret_file_reason
 from tests.helpers.secrets import PEM_BODY, SECRET_CORPUS, SECRETS
 
 ORDINARY_CODE = '''

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from lsp_server.context.definitions import compact_text, extract
-from lsp_server.context.privacy import PrivacyGuard
 from lsp_server.context.symbols import SymbolIndex
+from lsp_server.privacy.policy import PrivacyGuard
 
 PY = '''import os
 from .util import helper as h, other

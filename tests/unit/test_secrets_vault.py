@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lsp_server.secrets_vault import SecretVault
+from lsp_server.privacy.vault import SecretVault
 from tests.helpers.secrets import SECRET_CORPUS, SECRETS
 
 

@@ -21,13 +21,14 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from lsp_server.context.privacy import OUTSIDE_LINK_REASON, PrivacyGuard, secret_file_reason
 from lsp_server.edits.overlay import FileChange, Overlay
 from lsp_server.edits.paths import PathRefused, WorkspacePaths
 from lsp_server.edits.tools import MAX_TURN_OUTPUT_CHARS, ToolBox, ToolOutcome, TurnOutput
 from lsp_server.edits.workspace_edit import revalidate
 from lsp_server.features.folders import changed_roots
 from lsp_server.fs_limits import UnreadableFile, read_regular, read_small_text, walk_files
+from lsp_server.privacy.policy import OUTSIDE_LINK_REASON, PrivacyGuard
+from lsp_server.privacy.secret_files import secret_file_reason
 from lsp_server.tcp import Refused, check_first_message
 
 # ----------------------------------------------------------------------------- defect 4
@@ -263,7 +264,7 @@ def test_tcp_first_message_must_carry_the_token() -> None:
 
 
 def test_private_files_are_private_and_never_follow_links(tmp_path: Path) -> None:
-    from lsp_server.private_files import NotPrivate, private_dir, write_private
+    from lsp_server.privacy.private_files import NotPrivate, private_dir, write_private
 
     cache, home = tmp_path / "cache", tmp_path / "home"
     cache.mkdir()

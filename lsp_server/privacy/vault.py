@@ -5,11 +5,14 @@ or a multi-file edit sends text the model writes back into the user's files: a p
 placeholder would then replace the user's real key in the file. The vault swaps each distinct
 secret for a numbered placeholder the model can copy through, and puts the originals back into
 whatever the model returns, so secrets never leave the machine and never get lost either.
+The spans are the ones `redaction.Redactor` finds, so both agree on what a secret is.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .redaction import shared_redactor
 
 
 class SecretVault:
@@ -23,9 +26,7 @@ class SecretVault:
         """`text` with every secret replaced by its placeholder."""
         if not text:
             return text
-        from .context.privacy import Redactor
-
-        spans = _redactor(Redactor).find(text)
+        spans = shared_redactor().find(text)
         if not spans:
             return text
         out: list[str] = []
@@ -66,13 +67,3 @@ class SecretVault:
         self._by_value[value] = placeholder
         self._by_placeholder[placeholder] = value
         return placeholder
-
-
-_shared: Any = None
-
-
-def _redactor(cls: Any) -> Any:
-    global _shared
-    if _shared is None:
-        _shared = cls()
-    return _shared
