@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import time
+import re
+import re._parser as re_parser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from lsp_server.privacy import redaction
 from lsp_server.privacy.policy import PrivacyGuard, is_blocked
 from lsp_server.privacy.redaction import Redactor, shannon_entropy
 from lsp_server.privacy.secret_files import secret_file_reason
@@ -109,14 +112,109 @@ def test_line_numbers_reported() -> None:
     assert [(r.kind, r.line) for r in found] == [("github-token", 12)]
 
 
-def test_redaction_is_fast() -> None:
+class _CountingPattern:
+    """A compiled pattern that counts how often the redactor runs it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.scans = 0
+        """Whole-text scans (`finditer`/`search`/`findall`/`sub`)."""
+        self.anchored: list[int] = []
+        """Start positions of anchored `match` calls."""
+
+    def finditer(self, text: str, *args: Any) -> Any:
+        self.scans += 1
+        return self.inner.finditer(text, *args)
+
+    def search(self, text: str, *args: Any) -> Any:
+        self.scans += 1
+        return self.inner.search(text, *args)
+
+    def findall(self, text: str, *args: Any) -> Any:
+        self.scans += 1
+        return self.inner.findall(text, *args)
+
+    def sub(self, *args: Any) -> Any:
+        self.scans += 1
+        return self.inner.sub(*args)
+
+    def match(self, text: str, pos: int = 0, *args: Any) -> Any:
+        self.anchored.append(pos)
+        return self.inner.match(text, pos, *args)
+
+
+def _starts_fixed(items: list[tuple[Any, Any]]) -> bool:
+    """Whether a parsed pattern begins with a literal, a character set or `\\A` (in every
+    branch), so `re` skips ahead to candidate starts instead of trying every position."""
+    op, arg = items[0]
+    if op in (re_parser.LITERAL, re_parser.IN, re_parser.AT):
+        return op != re_parser.AT or arg == re_parser.AT_BEGINNING_STRING
+    if op is re_parser.BRANCH:
+        return all(_starts_fixed(list(branch.data)) for branch in arg[1])
+    if op is re_parser.SUBPATTERN:
+        return _starts_fixed(list(arg[-1].data))
+    return False
+
+
+def test_known_formats_start_with_a_fixed_character() -> None:
+    # The design rule stated in redaction.py: patterns start with a literal so `re` can skip
+    # ahead quickly (a pattern starting with a repeat is tried at every position).
+    for kind, pattern, _group, _triggers in redaction._KNOWN:
+        assert _starts_fixed(list(re_parser.parse(pattern).data)), kind
+    assert _starts_fixed(list(re_parser.parse(redaction._ASSIGN_RE.pattern).data))
+
+
+def test_redaction_work_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redaction runs on every keystroke over untrusted text, so its cost must not depend on
+    luck: once warm it compiles nothing, runs each known-format pattern at most once and only
+    when one of its trigger substrings occurs, and tries the generic assignment pattern only
+    anchored at keyword hits, at most once per hit (counted, not timed)."""
     red = Redactor()
-    text = (Path(__import__("typing").__file__ or "").read_text())[:16000]
-    red.redact(text)
-    started = time.perf_counter()
-    for _ in range(10):
-        red.redact(text)
-    assert (time.perf_counter() - started) / 10 < 0.01
+    text = Path(__import__("typing").__file__ or "").read_text()[:16000] + SECRET_CORPUS
+    _, warm = red.redact(text)
+    assert warm  # the corpus's secrets are found: the counted calls do real work
+
+    known = red._known
+    counting = [_CountingPattern(regex) for _kind, regex, _group, _trig in known]
+    monkeypatch.setattr(
+        red,
+        "_compiled",
+        [(k, c, g, t) for (k, _r, g, t), c in zip(known, counting, strict=True)],
+    )
+    assign = _CountingPattern(redaction._ASSIGN_RE)
+    bearer = _CountingPattern(redaction._BEARER_RE)
+    monkeypatch.setattr(redaction, "_ASSIGN_RE", assign)
+    monkeypatch.setattr(redaction, "_BEARER_RE", bearer)
+    compiles: list[str] = []
+    real_compile = re.compile
+
+    def counting_compile(pattern: Any, flags: int = 0) -> Any:
+        compiles.append(str(pattern))
+        return real_compile(pattern, flags)
+
+    monkeypatch.setattr(re, "compile", counting_compile)
+
+    calls = 10
+    for _ in range(calls):
+        _, found = red.redact(text)
+        assert found == warm
+    assert compiles == []
+    for (kind, _regex, _group, triggers), c in zip(known, counting, strict=True):
+        triggered = not triggers or any(t in text for t in triggers)
+        assert c.scans == (calls if triggered else 0), kind
+        assert c.anchored == [], kind
+    assert bearer.scans <= calls and bearer.anchored == []
+    low = text.lower()
+    hits = sorted(
+        i
+        for keyword in ("secret", "token", "passw", "pwd", "key", "credential", "bearer")
+        for i in range(len(low))
+        if low.startswith(keyword, i)
+    )
+    assert assign.scans == 0
+    tried = assign.anchored[: len(assign.anchored) // calls]
+    assert assign.anchored == tried * calls
+    assert set(tried) <= set(hits) and len(tried) == len(set(tried))
 
 
 def test_entropy() -> None:
