@@ -148,23 +148,12 @@ class PrivacyGuard:
         """
         return self._reason(path, 1)
 
-    def gitignored(self, path: Path) -> bool:
-        path = Path(os.path.abspath(path))
-        root = self.root_of(path)
-        if root is None:
-            return False
-        parts = _under(path, root)
-        return bool(parts) and self._git[root].matches(parts or ())
-
     def dir_excluded(self, path: Path) -> bool:
         """Whether a whole directory is `.gitignore`d or `.devstralignore`d (for pruning)."""
-        path = Path(os.path.abspath(path))
-        root = self.root_of(path)
-        if root is None:
+        located = self._locate(Path(os.path.abspath(path)), real=False)
+        if located is None or not located[1]:
             return False
-        parts = _under(path, root)
-        if not parts:
-            return False
+        root, parts = located
         if any(part in VCS_DIR_NAMES for part in parts):
             return True
         return self._devstral[root].matches(parts, True) or self._git[root].matches(parts, True)

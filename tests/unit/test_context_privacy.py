@@ -285,3 +285,21 @@ def test_gitignore_excludes_context_only(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("")
     guard.invalidate(tmp_path / ".gitignore")
     assert guard.excluded_reason(tmp_path / "build" / "gen.py") is None
+
+
+def test_dir_excluded_prunes_ignored_and_vcs_folders(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / ".devstralignore").write_text("private/\n")
+    inner = tmp_path / "pkg"
+    inner.mkdir()
+    (inner / ".gitignore").write_text("gen/\n")
+    guard = PrivacyGuard([tmp_path, inner])
+    assert guard.dir_excluded(tmp_path / "build")
+    assert guard.dir_excluded(tmp_path / "private")
+    assert guard.dir_excluded(tmp_path / ".git")
+    assert guard.dir_excluded(inner / "gen")  # decided under the innermost root
+    assert guard.dir_excluded(tmp_path / "src" / ".." / "build")  # lexically normalised
+    assert not guard.dir_excluded(tmp_path / "src")
+    assert not guard.dir_excluded(tmp_path / "gen")  # pkg's rule stays under pkg/
+    assert not guard.dir_excluded(tmp_path)  # a root is never pruned
+    assert not guard.dir_excluded(tmp_path.parent / "build")  # outside every root
