@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..context.lazy_re import LazyPattern
+from ..lazy_re import LazyPattern
 
 MAX_SCAN_UP = 2000
 """Lines looked at above the cursor for an enclosing definition."""

@@ -8,7 +8,7 @@ as a whole. Both decisions only look at the first complete lines, so they are st
 
 from __future__ import annotations
 
-from ..context.lazy_re import LazyPattern
+from ..lazy_re import LazyPattern
 from .cursor_context import TAB_WIDTH, CursorContext, indent_width, is_closer_line, opener_closer
 
 _DEFINITION_RE = LazyPattern(

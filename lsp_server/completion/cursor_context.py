@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..context.lazy_re import LazyPattern
+from ..lazy_re import LazyPattern
 from .scan import OPENERS, is_word
 
 _MAX_PREFIX_LINES = 200

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..context.lazy_re import LazyPattern
+from ..lazy_re import LazyPattern
 from ..model.prompts import HOLE_MARKER
 from ..text import normalize_newlines
 from .cursor_context import CursorContext

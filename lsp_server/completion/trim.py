@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from ..context.lazy_re import LazyPattern
+from ..lazy_re import LazyPattern
 from .cursor_context import CursorContext
 from .scan import CLOSERS, boundary, bracket_pairs, crosses, is_word, overlaps, unmatched_closers
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..context.lazy_re import LazyPattern
+from ..lazy_re import LazyPattern
 
 
 @dataclass(frozen=True)

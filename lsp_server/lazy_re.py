@@ -2,6 +2,8 @@
 
 `LazyPattern` stands in for a module-level `re.compile(...)`: the same methods, compiled the
 first time one is called (two threads racing may both compile; the result is the same).
+A top-level primitive: completion, code actions and redaction use it, and none of them should
+import another package for it.
 """
 
 from __future__ import annotations
