@@ -9,7 +9,7 @@ because tokens may merge across line breaks.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..text import content_lines
@@ -68,6 +68,29 @@ def _block_total(count: Counter, lines: Sequence[str]) -> int:
     return sum(count(line) for line in lines)
 
 
+def _fit(
+    lines: Sequence[str], limit: int, count: Counter, blocks: Iterator[tuple[int, int]],
+    backward: bool,
+) -> tuple[int, int, int]:
+    """The one walk behind `_fit_forward` and `_fit_backward`: `blocks` are the `[lo, hi)`
+    ranges of `lines` in walk order. A block of several lines is taken whole when its
+    (memoised) total fits; otherwise its lines are counted one by one in walk order, so the
+    result is exactly that of a line-by-line walk."""
+    total = 0
+    for lo, hi in blocks:
+        if hi - lo > 1:
+            block = _block_total(count, lines[lo:hi])
+            if total + block <= limit:
+                total += block
+                continue
+        for k in range(hi - 1, lo - 1, -1) if backward else range(lo, hi):
+            n = count(lines[k])
+            if total + n > limit:
+                return (k + 1 if backward else k), total, n
+            total += n
+    return (0 if backward else len(lines)), total, 0
+
+
 def _fit_forward(
     lines: Sequence[str], limit: int, count: Counter, first_line: int = 0
 ) -> tuple[int, int, int]:
@@ -78,24 +101,15 @@ def _fit_forward(
     `BLOCK_LINES` document lines (`first_line` is the document line of `lines[0]`) are taken
     at once when they fit, which gives exactly the result of the line-by-line walk.
     """
-    n_lines = len(lines)
-    total = 0
-    i = 0
-    while i < n_lines:
-        j = min(n_lines, i + BLOCK_LINES - (first_line + i) % BLOCK_LINES)
-        if j - i > 1:
-            block = _block_total(count, lines[i:j])
-            if total + block <= limit:
-                total += block
-                i = j
-                continue
-        while i < j:
-            n = count(lines[i])
-            if total + n > limit:
-                return i, total, n
-            total += n
-            i += 1
-    return n_lines, total, 0
+
+    def blocks() -> Iterator[tuple[int, int]]:
+        i, n_lines = 0, len(lines)
+        while i < n_lines:
+            j = min(n_lines, i + BLOCK_LINES - (first_line + i) % BLOCK_LINES)
+            yield i, j
+            i = j
+
+    return _fit(lines, limit, count, blocks(), backward=False)
 
 
 def _fit_backward(
@@ -103,23 +117,15 @@ def _fit_backward(
 ) -> tuple[int, int, int]:
     """Like `_fit_forward` from the last line up: (first, total, n) with `lines[first:]`
     fitting and `n` the count of `lines[first - 1]` (0 when all fit)."""
-    i = len(lines)
-    total = 0
-    while i > 0:
-        s = max(0, i - 1 - (first_line + i - 1) % BLOCK_LINES)
-        if i - s > 1:
-            block = _block_total(count, lines[s:i])
-            if total + block <= limit:
-                total += block
-                i = s
-                continue
-        while i > s:
-            n = count(lines[i - 1])
-            if total + n > limit:
-                return i, total, n
-            total += n
-            i -= 1
-    return 0, total, 0
+
+    def blocks() -> Iterator[tuple[int, int]]:
+        i = len(lines)
+        while i > 0:
+            s = max(0, i - 1 - (first_line + i - 1) % BLOCK_LINES)
+            yield s, i
+            i = s
+
+    return _fit(lines, limit, count, blocks(), backward=True)
 
 
 def _tail_tokens(text: str, max_tokens: int, count: Counter) -> str:
