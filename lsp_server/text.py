@@ -9,6 +9,11 @@ leaf module: it imports nothing from the project.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import TypeVar
+
+_Seq = TypeVar("_Seq", str, Sequence[str])
+"""A text, or its lines: the common prefix and suffix work on either."""
 
 _LONE_CR_SPLIT = re.compile(r"(?<=\r)(?!\n)")
 
@@ -54,9 +59,10 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def common_prefix_len(a: str, b: str) -> int:
-    """Length of the longest common prefix, by binary search over C-level slice comparisons
-    (O(n) in C rather than a Python loop per character)."""
+def common_prefix_len(a: _Seq, b: _Seq) -> int:
+    """Length of the longest common prefix (of characters, or of lines when given lists of
+    lines), by binary search over C-level slice comparisons (O(n) in C rather than a Python
+    loop per item)."""
     lo, hi = 0, min(len(a), len(b))
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -67,9 +73,9 @@ def common_prefix_len(a: str, b: str) -> int:
     return lo
 
 
-def common_suffix_len(a: str, b: str, limit: int = 0) -> int:
-    """Length of the longest common suffix that leaves at least `limit` characters of the
-    shorter string before it (so it never overlaps a common prefix of `limit` characters)."""
+def common_suffix_len(a: _Seq, b: _Seq, limit: int = 0) -> int:
+    """Length of the longest common suffix that leaves at least `limit` items of the shorter
+    one before it (so it never overlaps a common prefix of `limit` items)."""
     lo, hi = 0, max(0, min(len(a), len(b)) - limit)
     while lo < hi:
         mid = (lo + hi + 1) // 2

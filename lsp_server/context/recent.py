@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..text import common_prefix_len
+from ..text import common_prefix_len, common_suffix_len
 
 _HUNK_RE = re.compile(r"^@@ -(\d+)(,\d+)? \+(\d+)(,\d+)? @@")
 
@@ -45,12 +45,8 @@ def region_diff(label: str, before: str, after: str, context: int = 2, max_lines
         return ""
     a = before.splitlines(keepends=True)
     b = after.splitlines(keepends=True)
-    head = 0
-    while head < len(a) and head < len(b) and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < len(a) - head and tail < len(b) - head and a[-1 - tail] == b[-1 - tail]:
-        tail += 1
+    head = common_prefix_len(a, b)
+    tail = common_suffix_len(a, b, head)
     start = max(0, head - context)
     a_part = a[start : len(a) - max(0, tail - context)]
     b_part = b[start : len(b) - max(0, tail - context)]

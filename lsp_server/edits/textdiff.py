@@ -110,12 +110,8 @@ def diff_spans(old: str, new: str) -> list[Span]:
     if old == new:
         return []
     a, b = content_lines(old), content_lines(new)
-    lo = 0
-    while lo < len(a) and lo < len(b) and a[lo] == b[lo]:
-        lo += 1
-    hi = 0
-    while hi < len(a) - lo and hi < len(b) - lo and a[-1 - hi] == b[-1 - hi]:
-        hi += 1
+    lo = common_prefix_len(a, b)
+    hi = common_suffix_len(a, b, lo)
     mid_a, mid_b = a[lo : len(a) - hi], b[lo : len(b) - hi]
     a_off = [0]
     for line in a:

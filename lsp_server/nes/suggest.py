@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from ..edits.textdiff import Span, diff_spans
-from ..text import content_lines
+from ..text import common_prefix_len, common_suffix_len, content_lines
 from .region import Region
 
 _SPACE = re.compile(r"\s+")
@@ -48,13 +48,8 @@ def last_edit(before: str, after: str) -> LastEdit | None:
     """The one changed span between two texts (common prefix and suffix trimmed)."""
     if before == after:
         return None
-    n = min(len(before), len(after))
-    p = 0
-    while p < n and before[p] == after[p]:
-        p += 1
-    q = 0
-    while q < n - p and before[-1 - q] == after[-1 - q]:
-        q += 1
+    p = common_prefix_len(before, after)
+    q = common_suffix_len(before, after, p)
     return LastEdit(p, before[p:len(before) - q], after[p:len(after) - q])
 
 
