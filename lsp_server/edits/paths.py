@@ -195,10 +195,7 @@ class WorkspacePaths:
 
     def _real_inside(self, norm: str) -> Path | None:
         p = _norm(norm)
-        for root in self._by_real:
-            if _is_within(p, root.path):
-                return p
-        return None
+        return p if self.root_of(p) is not None else None
 
     def root_of(self, real: Path) -> Root | None:
         """The most specific root containing `real` (lexically), if any."""
