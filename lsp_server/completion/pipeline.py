@@ -242,7 +242,8 @@ class CompletionPipeline:
             self._cancel_inflight(uri)  # the user moved on: close that stream now
             debounce_s = max(0.0, self.debounce.delay_s(uri) - (self.clock() - started))
             if debounce_s > SPECULATIVE_DELAY_S and speculate(
-                    endpoint.base_url, read(offset - 500, offset).rsplit("\n", 1)[-1]):
+                    endpoint.base_url, read(offset - 500, offset).rsplit("\n", 1)[-1],
+                    endpoint.provider, endpoint.model or ""):
                 debounce_s = SPECULATIVE_DELAY_S  # see speculation.py: a local endpoint
                 self.stats.speculative_starts += 1
             if debounce_s:

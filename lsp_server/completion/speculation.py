@@ -13,6 +13,8 @@ So the cost model is the endpoint's:
   bills nothing and keeps the shared prompt prefix in its KV cache, so a cancelled call costs
   a little GPU time: start early;
 - a paid API bills every started call's input (thousands of tokens here): keep the debounce.
+  That includes a paid provider reached through a proxy or tunnel on this machine: the cost
+  follows the provider's price (`usage/prices.py`), not only the address.
 
 And the moment is where the user is in a token: right after a word boundary (a space,
 an operator, a bracket) on a line that already holds code, the next characters are the
@@ -26,6 +28,8 @@ from __future__ import annotations
 import ipaddress
 import os
 from urllib.parse import urlparse
+
+from ..usage.prices import price_for
 
 ENV_OVERRIDE = "DEVSTRAL_SPECULATE"
 """`never` or `always` overrides the endpoint's cost model (`auto`, the default): `always`
@@ -51,6 +55,15 @@ def is_local_endpoint(base_url: str | None) -> bool:
     return ip.is_loopback or ip.is_private or ip.is_link_local
 
 
+def is_free_endpoint(base_url: str | None, provider: str = "", model: str = "") -> bool:
+    """A local endpoint whose provider bills nothing (a Mistral preset pointed at a local
+    proxy is still billed by Mistral)."""
+    if not is_local_endpoint(base_url):
+        return False
+    price, known = price_for(provider, model)
+    return not known or (price.input == 0 and price.cached_input == 0)
+
+
 def at_word_boundary(line_before: str) -> bool:
     """The cursor follows a space or punctuation on a line that already holds code."""
     if not line_before.strip():
@@ -59,9 +72,10 @@ def at_word_boundary(line_before: str) -> bool:
     return not (last.isalnum() or last == "_")
 
 
-def speculate(base_url: str | None, line_before: str) -> bool:
+def speculate(base_url: str | None, line_before: str, provider: str = "",
+              model: str = "") -> bool:
     """Start the call after `SPECULATIVE_DELAY_S` instead of the debounce."""
     mode = os.environ.get(ENV_OVERRIDE, "auto")
     if mode == "never" or not at_word_boundary(line_before):
         return False
-    return mode == "always" or is_local_endpoint(base_url)
+    return mode == "always" or is_free_endpoint(base_url, provider, model)

@@ -89,6 +89,7 @@ from urllib.parse import unquote, urlsplit
 
 from . import profiles, wire
 from .http11 import BadRequest, ClientGone, Connection, RequestHead, status_line
+from .prompt_cache import PromptCache
 from .replies import Reply, RetryAfterDate
 
 __all__ = ["FakeBackend", "RecordedRequest", "ReplySource"]
@@ -149,6 +150,10 @@ class RecordedRequest:
     t_finished: float | None = None
     client_disconnected: bool = False
     t_disconnected: float | None = None
+    prompt_tokens: int | None = None
+    """Prompt tokens the answer reports (set once the generation is planned)."""
+    cached_tokens: int | None = None
+    """Prompt-cache hits it reports (``usage_profile="mistral"``; None otherwise)."""
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
 
     # ------------------------------------------------------------------ conveniences
@@ -276,7 +281,8 @@ class FakeBackend:
         """Answer a completion naming a model not in `models` with the provider's error."""
         self.models = list(models)
         self.usage_profile = usage_profile
-        self._prompt_cache: dict[str, str] = {}
+        self.prompt_cache = PromptCache()
+        """Mistral-like prefix cache (see prompt_cache.py); tests may read or replace it."""
         self.echo_prefix = echo_prefix
         self.default: ReplySource | None = default
         self._requested_port = port
@@ -638,6 +644,7 @@ class FakeBackend:
         meta = wire.Meta.new(style, model or "fake-model")
         gen = self._with_cache(wire.plan_generation(reply, body, style, self.echo_prefix), body,
                                style)
+        rec.prompt_tokens, rec.cached_tokens = gen.prompt_tokens, gen.cached_tokens
         usage = reply.usage and self.usage_profile != "none"
         empty = kind == "empty_choices"
         stream = rec.stream or kind == "malformed_sse"
@@ -672,21 +679,14 @@ class FakeBackend:
 
     def _with_cache(self, gen: wire.Generation, body: dict[str, Any],
                     style: wire.Style) -> wire.Generation:
-        """Mistral-like prompt caching (``usage_profile="mistral"``): the prefix shared with
-        the previous prompt under the same ``prompt_cache_key`` is cached, 64 tokens at a
-        time; no key, no hit."""
+        """Mistral-like prompt caching (``usage_profile="mistral"``): the longest prefix a
+        recent prompt under the same ``prompt_cache_key`` shared is cached, 64 tokens at a
+        time; no key, no hit (`prompt_cache.PromptCache`)."""
         if self.usage_profile != "mistral":
             return gen
         key = body.get("prompt_cache_key")
-        if not isinstance(key, str):
-            return dataclasses.replace(gen, cached_tokens=0)
-        text = wire.prompt_text(style, body)
-        with self._lock:
-            previous = self._prompt_cache.get(key, "")
-            self._prompt_cache[key] = text
-        shared = next((i for i, (a, b) in enumerate(zip(previous, text, strict=False)) if a != b),
-                      min(len(previous), len(text)))
-        cached = (shared // wire.CHARS_PER_TOKEN) // 64 * 64
+        cached = self.prompt_cache.hit(key if isinstance(key, str) else None,
+                                       wire.prompt_text(style, body))
         return dataclasses.replace(gen, cached_tokens=min(cached, gen.prompt_tokens))
 
     @staticmethod

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from lsp_server.completion.speculation import at_word_boundary, is_local_endpoint, speculate
+from lsp_server.completion.speculation import (
+    at_word_boundary,
+    is_free_endpoint,
+    is_local_endpoint,
+    speculate,
+)
 
 
 @pytest.mark.parametrize(("url", "local"), [
@@ -39,3 +44,20 @@ def test_speculate_needs_both(monkeypatch: pytest.MonkeyPatch) -> None:
     assert speculate("http://127.0.0.1:9/v1", "    r1 ")
     assert not speculate("https://api.mistral.ai/v1", "    r1 ")
     assert not speculate("http://127.0.0.1:9/v1", "    r1")
+
+
+@pytest.mark.parametrize(("url", "provider", "model", "free"), [
+    ("http://127.0.0.1:8080/v1", "llamacpp", "devstral", True),
+    ("http://localhost:11434/v1", "ollama", "devstral-small-2", True),
+    ("http://127.0.0.1:8080/v1", "openai", "devstral-small-latest", True),  # unpriced: local
+    # a paid provider behind a local proxy or tunnel still bills every started call
+    ("http://127.0.0.1:8080/v1", "mistral", "mistral-small-latest", False),
+    ("http://localhost:4000/v1", "openrouter", "mistralai/devstral-2512", False),
+    ("https://api.mistral.ai/v1", "mistral", "mistral-small-latest", False),
+])
+def test_free_endpoints_are_local_and_unbilled(url: str, provider: str, model: str,
+                                               free: bool, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    monkeypatch.delenv("DEVSTRAL_SPECULATE", raising=False)
+    assert is_free_endpoint(url, provider, model) is free
+    assert speculate(url, "    r1 ", provider, model) is free
