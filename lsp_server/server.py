@@ -30,6 +30,7 @@ from .config import (
 )
 from .context.types import PromptContext
 from .documents import DocumentStore, PositionEncoding
+from .inbox import INBOX
 from .pygls_fixes import FixedProtocol
 from .text import normalize_newlines
 from .uris import uri_to_path
@@ -132,6 +133,7 @@ class DevstralServer(LanguageServer):
         self.pipeline = CompletionPipeline(
             settings=lambda: self.settings,
             endpoint=lambda: self.completion_endpoint,
+            in_transit=INBOX.drained,
             model=self.completion_client,
             build_context=self.build_completion_context,
             user=self.user,
@@ -476,7 +478,11 @@ class DevstralServer(LanguageServer):
         doc = self.documents.get(uri)
         if doc is None:
             return None
-        ctx = self.context.build(doc, offset, self.settings.context_tokens)
+        from .completion.speculation import is_free_endpoint  # loaded with the pipeline
+
+        ep = self.completion_endpoint
+        billed = not is_free_endpoint(ep.base_url, ep.provider, ep.model or "")
+        ctx = self.context.build(doc, offset, self.settings.context_tokens, billed=billed)
         if ctx is not None and "\r" in ctx.prefix + ctx.suffix:
             # The model sees "\n" only; answers get the file's line ending back on the way out.
             ctx.prefix = normalize_newlines(ctx.prefix)

@@ -240,8 +240,16 @@ class ContextEngine:
         language_id: str,
         open_documents: Mapping[str, tuple[str, str]] | None = None,
         budget_tokens: int | None = None,
+        billed: bool = False,
     ) -> PromptContext:
         """The prompt context for a completion at `offset` (a character index into `text`).
+
+        `billed`: the endpoint bills input tokens and caches prompt prefixes. Everything
+        before the cursor is then mostly a cache hit from one call to the next (billed at a
+        tenth on Mistral), but the file after the cursor follows the typed text and is billed
+        in full on every call: it keeps its own share of the budget instead of taking what the
+        prefix and the snippets left (which, in a file without other context, doubled the
+        uncached part for code far below the cursor).
 
         Raises `ContextBlocked` for secret or `.devstralignore`d documents: nothing of them may
         be sent, so the caller must not make a request at all.
@@ -315,8 +323,11 @@ class ContextEngine:
                 used += cand.cost
             else:
                 ctx.dropped.append(f"{cand.label} over budget ({cand.cost} tokens)")
+        suffix_room = budget - p_tokens - used
+        if billed:
+            suffix_room = min(suffix_room, most["suffix"])
         suffix, s_tokens, s_cut = cut_suffix(
-            suffix_raw, budget - p_tokens - used, count, first_line=sw.start_line
+            suffix_raw, suffix_room, count, first_line=sw.start_line
         )
 
         ctx.prefix, ctx.suffix = prefix, suffix

@@ -87,8 +87,10 @@ class LiveContext:
     def blocked_reason(self, uri: str) -> str | None:
         return self.engine.blocked_reason(uri)
 
-    def build(self, doc: LiveDocument, offset: int, budget_tokens: int) -> PromptContext | None:
-        """Context for a completion at `offset`, or None when the document must not be sent."""
+    def build(self, doc: LiveDocument, offset: int, budget_tokens: int, *,
+              billed: bool = False) -> PromptContext | None:
+        """Context for a completion at `offset`, or None when the document must not be sent
+        (`billed`: see `ContextEngine.build`)."""
         reason = self.engine.blocked_reason(doc.uri)
         if reason is not None:
             if doc.uri not in self._blocked_logged:
@@ -106,7 +108,7 @@ class LiveContext:
         try:
             ctx = self.engine.build(uri=doc.uri, text=text, offset=local,
                                     language_id=doc.language_id, open_documents=open_docs,
-                                    budget_tokens=budget_tokens)
+                                    budget_tokens=budget_tokens, billed=billed)
         except ContextBlocked as exc:
             if doc.uri not in self._blocked_logged:
                 self._blocked_logged.add(doc.uri)

@@ -100,22 +100,33 @@ def render_snippet(snip: Snippet, language_id: str) -> str:
 
 
 def render_context_block(ctx: PromptContext) -> str:
-    """Other files' snippets in the given order, then the recent edits.
+    """Other files' snippets in the given order.
 
     The order is the context engine's (the previous request's snippets first): re-sorting here
     would move a newcomer in front of snippets the previous request already showed, and
-    providers' prompt caches would miss from there on. Recent edits change after every pause
-    in typing, so they come last, right before the current file (the most volatile part).
+    providers' prompt caches would miss from there on.
     """
-    parts = [render_snippet(snip, ctx.language_id) for snip in ctx.snippets]
-    if ctx.recent_edits:
-        diffs = "\n".join(d.rstrip() for d in ctx.recent_edits)
-        parts.append(f"The user's recent edits:\n```diff\n{diffs}\n```")
-    return "\n\n".join(parts)
+    return "\n\n".join(render_snippet(snip, ctx.language_id) for snip in ctx.snippets)
+
+
+def render_recent_edits(ctx: PromptContext) -> str:
+    """The user's recent edits as one diff block ("" when there are none)."""
+    if not ctx.recent_edits:
+        return ""
+    diffs = "\n".join(d.rstrip() for d in ctx.recent_edits)
+    return f"The user's recent edits:\n```diff\n{diffs}\n```"
 
 
 def render_user_message(ctx: PromptContext, *, multiline: bool, prefix_mode: bool) -> str:
-    """The user turn: context from elsewhere, then the current file with the hole."""
+    """The user turn: context from elsewhere, the current file with the hole, then the recent
+    edits and the task.
+
+    Stable to volatile, for providers' prompt caches: the snippets change least, the file
+    changes at the cursor, and the recent edits change after every pause in typing (a
+    committed edit grows the block). Placed before the file, each such change made the whole
+    file after it a cache miss, billed in full; placed after it, a changed block costs only
+    itself (`bench/RESULTS.md`, issue 16, billed tokens).
+    """
     head = render_context_block(ctx)
     lang = fence_language(ctx.language_id)
     file_text = ctx.prefix + HOLE_MARKER + ctx.suffix
@@ -124,10 +135,12 @@ def render_user_message(ctx: PromptContext, *, multiline: bool, prefix_mode: boo
     task = _MULTI_LINE if multiline else _SINGLE_LINE
     if prefix_mode:
         task += " Continue the code exactly from the cursor."
+    edits = render_recent_edits(ctx)
     body = (
         f"File: {ctx.path} ({ctx.language_id or 'text'})\n```{lang}\n"
         f"{elided_top}{file_text}{elided_bottom}\n```\n"
-        f"Insert code at {HOLE_MARKER}. {task}"
+        + (f"{edits}\n" if edits else "")
+        + f"Insert code at {HOLE_MARKER}. {task}"
     )
     return f"{head}\n\n{body}" if head else body
 

@@ -503,3 +503,23 @@ def test_recent_edits_block_grows_at_its_end(tmp_path: Path) -> None:
     # ... so the next edits append again
     after = edit(9)
     assert after[: len(shown[8])] == shown[8]
+
+
+def test_billed_endpoint_keeps_the_suffix_to_its_share() -> None:
+    """On a paid, prefix-caching endpoint the file after the cursor is the part billed in full
+    on every call: it gets its share of the budget, not what the rest left; the part before
+    the cursor (the cached one) and the snippets do not change."""
+    engine = ContextEngine(enable_index=False)
+    lines = [f"def f{i}(x):\n    return x * {i} + {i}\n\n" for i in range(400)]
+    text = "".join(lines)
+    offset = len("".join(lines[:200])) + len("def f200(x):\n    ")
+    app = "file:///tmp/billed_suffix.py"
+    free = engine.build(uri=app, text=text, offset=offset, language_id="python")
+    billed = engine.build(uri=app, text=text, offset=offset, language_id="python",
+                          billed=True)
+    share = int(4096 * engine.shares.suffix)
+    assert free.token_counts["suffix"] > share + 200  # the leftover flowed to the suffix
+    assert share // 2 < billed.token_counts["suffix"] <= share + 64
+    assert billed.prefix == free.prefix and billed.snippets == free.snippets
+    assert free.suffix.startswith(billed.suffix)
+    assert billed.token_counts["total"] < free.token_counts["total"]

@@ -47,10 +47,23 @@ def test_the_same_snippet_renders_byte_identical() -> None:
 def test_layout_stable_to_volatile() -> None:
     msg = render_user_message(ctx([DEF, SIM], recent_edits=[EDIT]), multiline=False,
                               prefix_mode=False)
-    at = [msg.index(s) for s in ("pkg/billing.py", "pkg/other.py", "recent edits",
-                                 "File: pkg/app.py", HOLE_MARKER)]
+    at = [msg.index(s) for s in ("pkg/billing.py", "pkg/other.py", "File: pkg/app.py",
+                                 HOLE_MARKER, "recent edits", f"Insert code at {HOLE_MARKER}")]
     assert at == sorted(at)
     assert msg.count(HOLE_MARKER) == 2  # the hole, and the task naming it
+
+
+def test_a_new_recent_edit_leaves_the_file_cached() -> None:
+    """A committed edit changes the edits block after every pause; the file before it (and
+    the cursor) stays a shared prefix, so a provider's cache bills only the block again."""
+    opts = CompletionOptions(model="m", mode="prefix", multiline=False, prefix_style="mistral")
+    first = ctx([DEF, SIM], recent_edits=[EDIT])
+    second = ctx([DEF, SIM], recent_edits=[EDIT, "@@ -9 +9 @@\n-x = 1\n+x = 2\n"])
+    a = json.dumps(build_completion_request(first, opts).body)
+    b = json.dumps(build_completion_request(second, opts).body)
+    common = round(shared_prefix_ratio(a, b) * max(len(a), len(b)))
+    assert common >= a.index("The user's recent edits") > a.index(HOLE_MARKER, a.index(
+        "File: pkg/app.py"))
 
 
 def test_consecutive_requests_share_everything_before_the_new_material() -> None:
@@ -62,10 +75,10 @@ def test_consecutive_requests_share_everything_before_the_new_material() -> None
     b = json.dumps(build_completion_request(second, opts).body)
     body_a = build_completion_request(first, opts).body
     assert body_a["messages"][0]["content"] == SYSTEM_PROMPT
-    common = shared_prefix_ratio(a, b) * max(len(a), len(b))
-    assert common >= a.index("The user's recent edits")  # the system prompt and old snippets
+    common = round(shared_prefix_ratio(a, b) * max(len(a), len(b)))
+    assert common >= a.index("File: pkg/app.py")  # the system prompt and old snippets
     # only typing: everything up to the cursor is shared
     third = ctx([DEF, SIM, NEW], prefix=second.prefix + "b", recent_edits=[EDIT])
     c = json.dumps(build_completion_request(third, opts).body)
-    common = shared_prefix_ratio(b, c) * max(len(b), len(c))
+    common = round(shared_prefix_ratio(b, c) * max(len(b), len(c)))
     assert common >= b.index(HOLE_MARKER, b.index("File: pkg/app.py"))
