@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from . import __version__, command_names
+from .inbox import INBOX
 
 log = logging.getLogger(__name__)
 
@@ -189,8 +190,12 @@ class Replayed:
         if self._head:
             line, sep, rest = self._head.partition(b"\n")
             self._head = rest
-            return line + sep
-        return self._stdin.readline(size)
+            line += sep
+        else:
+            line = self._stdin.readline(size)
+        if line[:15].lower() == b"content-length:":
+            INBOX.note_started()  # see inbox.py: the pipeline waits for messages in transit
+        return line
 
     def read(self, n: int = -1) -> bytes:
         if self._head:

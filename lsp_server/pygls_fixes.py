@@ -38,6 +38,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
+from .inbox import INBOX
+
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
@@ -72,9 +74,12 @@ class FixedProtocol(LanguageServerProtocol):
             return ANSWERED
 
     def handle_message(self, message: Any) -> Any:
-        if message is ANSWERED:
-            return None
-        return super().handle_message(message)
+        try:
+            if message is ANSWERED:
+                return None
+            return super().handle_message(message)
+        finally:
+            INBOX.note_handled()
 
     def _execute_handler(self, msg_id: Any, handler: Any, callback: Any,
                          args: Any = None, kwargs: Any = None) -> None:

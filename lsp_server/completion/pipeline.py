@@ -138,15 +138,19 @@ class CompletionPipeline:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         budget: Callable[[], str | None] = lambda: None,
         status: StatusHooks | None = None,
+        in_transit: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """`clock` and `sleep` are the time the pipeline lives in (a fake clock in unit tests
-        drives debounce and backoff without waiting)."""
+        drives debounce and backoff without waiting). `in_transit` waits for the editor's
+        messages already on their way in (`inbox.Inbox.drained`): a debounce that ran out
+        must see an edit the editor sent before it did."""
         self._settings = settings
         self._endpoint = endpoint
         self._model = model
         self._build_context = build_context
         self._budget = budget
         self.status = status
+        self._in_transit = in_transit
         self.user = user
         self.clock = clock
         self.sleep = sleep
@@ -248,6 +252,8 @@ class CompletionPipeline:
                 self.stats.speculative_starts += 1
             if debounce_s:
                 await self.sleep(debounce_s)
+                if self._in_transit is not None and self._seq.get(uri, 0) == seq:
+                    await self._in_transit()
             if self._seq.get(uri, 0) != seq:
                 self.stats.superseded += 1
                 return None

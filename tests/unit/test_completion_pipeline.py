@@ -120,7 +120,14 @@ class Rig:
             settings=lambda: self.settings, endpoint=lambda: self.endpoint,
             model=lambda: self.model,  # type: ignore[arg-type,return-value]
             build_context=self.context, user=self.user, clock=self.clock,
-            sleep=self.clock.sleep)
+            sleep=self.clock.sleep, in_transit=self.in_transit)
+        self.transit: list[str] = []
+        """Keys the editor sent that have not reached the document yet (`in_transit`)."""
+
+    async def in_transit(self) -> None:
+        """Like `Inbox.drained`: the messages on their way in are handled meanwhile."""
+        while self.transit:
+            self.type(self.transit.pop(0))
 
     def context(self, uri: str, offset: int) -> PromptContext:
         self.contexts += 1
@@ -330,3 +337,22 @@ async def test_misconfiguration_is_told_and_logged_once_not_per_keystroke(
             assert await rig.request(invoked=False) is None
     assert rig.model.calls == [] and len(rig.user.errors) == 1
     assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+
+
+async def test_debounce_sees_a_keystroke_still_in_transit() -> None:
+    """A key the editor sent before the debounce ran out, still on its way through the
+    reader when it did, supersedes the request: no model call for a text typed past (the
+    Neovim-style trace's second call per pause, issue 16)."""
+    rig = Rig()
+    first = rig.request(invoked=False)
+    await settle()
+    rig.transit.append(" ")
+    await rig.clock.advance(1.0)
+    assert await first is None
+    assert rig.stats.superseded == 1 and rig.model.calls == [] and rig.contexts == 0
+    second = rig.request(invoked=False)  # the key's own request, once it is read
+    await rig.clock.advance(1.0)
+    assert len(rig.model.calls) == 1
+    rig.model.answer("+ b")
+    got = await second
+    assert got is not None and got.text == "+ b"
