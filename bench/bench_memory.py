@@ -1,7 +1,7 @@
 """Server resources: CPU per keystroke on a 100k-line file, RSS with 200 open documents.
 
 Run: ``python bench/bench_memory.py [--keys 300] [--lines 100000] [--docs 200]``
-     ``python bench/bench_memory.py --parts``  (what each part of the server costs, alone)
+     ``python bench/bench_memory.py --parts [--plain-openai]``  (what each part costs, alone)
      ``python bench/bench_memory.py --profile /tmp/keys.prof``  (server under cProfile)
 
 CPU: the server's utime+stime (/proc/<pid>/stat, 10 ms ticks) and the sum of its threads'
@@ -269,10 +269,16 @@ rows.append(("pygls + lsprotocol", mb()))
 from lsp_server.app import create_server
 server = create_server()
 rows.append(("server modules + DevstralServer()", mb()))
-import openai
-rows.append(("import openai", mb()))
+if sys.argv[1:] == ["plain"]:
+    import openai
+    rows.append(("import openai (plain)", mb()))
+else:
+    from lsp_server.model.sdk import load_openai
+    openai = load_openai()  # as the server imports it: only the parts used (model/sdk.py)
+    rows.append(("import openai (model/sdk.py)", mb()))
 client = openai.AsyncOpenAI(api_key="sk-x", base_url="http://127.0.0.1:9/v1", max_retries=0)
-rows.append(("AsyncOpenAI client", mb()))
+client.chat.completions
+rows.append(("AsyncOpenAI client + chat resources", mb()))
 from lsp_server.context import tokens
 tokens.count_tokens("def f(x):\n    return x\n")
 rows.append(("Tekken vocabulary (first count)", mb()))
@@ -282,12 +288,14 @@ print(json.dumps(rows))
 """
 
 
-def parts_rss() -> list[tuple[str, dict[str, float]]]:
-    """RSS after each part is loaded, in a fresh interpreter (the order the server loads)."""
+def parts_rss(plain_openai: bool = False) -> list[tuple[str, dict[str, float]]]:
+    """RSS after each part is loaded, in a fresh interpreter (the order the server loads);
+    with `plain_openai`, a plain `import openai` instead of `model/sdk.py`'s (the before)."""
     import json
     import subprocess
 
-    out = subprocess.run([sys.executable, "-c", PARTS_SCRIPT], capture_output=True, text=True,
+    argv = [sys.executable, "-c", PARTS_SCRIPT, *(["plain"] if plain_openai else [])]
+    out = subprocess.run(argv, capture_output=True, text=True,
                          check=True, env=server_env(None), cwd=str(REPO))
     return [(name, vals) for name, vals in json.loads(out.stdout)]
 
@@ -312,9 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=200, help="open documents for the RSS figure")
     ap.add_argument("--profile", type=Path, help="run the big-file server under cProfile")
     ap.add_argument("--parts", action="store_true", help="only the per-part RSS breakdown")
+    ap.add_argument("--plain-openai", action="store_true",
+                    help="with --parts: a plain `import openai` (every API type) for comparison")
     args = ap.parse_args(argv)
     if args.parts:
-        report_parts(parts_rss())
+        report_parts(parts_rss(args.plain_openai))
         return 0
     t0 = time.monotonic()
     res = asyncio.run(run(lines=args.lines, small_lines=args.small_lines, keys=args.keys,

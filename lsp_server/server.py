@@ -345,7 +345,9 @@ class DevstralServer(LanguageServer):
         def load_chat_resources() -> None:
             # openai builds `client.chat.completions` (and imports its modules) on first
             # access, which is inside the first completion's deadline otherwise.
-            import openai
+            from .model.sdk import load_openai
+
+            openai = load_openai()
 
             client = openai.AsyncOpenAI(api_key="warm-up", base_url="http://127.0.0.1:9/v1")
             client.chat.completions  # noqa: B018

@@ -28,6 +28,7 @@ from ..usage.meter import Usage, estimate_usage, request_text, usage_from_wire
 from .errors import BackendError, translate_error
 from .prompts import ModelRequest
 from .quirks import provider_fields
+from .sdk import load_openai
 from .tool_calls import ToolCall, calls_from_message
 
 if TYPE_CHECKING:
@@ -90,18 +91,17 @@ _warm: asyncio.Future[object] | None = None
 
 
 async def warm_up() -> None:
-    """Import `openai` in a worker thread (once), so neither `initialize` nor the event loop
-    pays the ~0.5 s import; the first completion waits for it outside its own deadline."""
+    """Import `openai` in a worker thread (once, through `sdk.load_openai`: only the parts
+    used), so neither `initialize` nor the event loop pays the import; the first completion
+    waits for it outside its own deadline."""
     global _warm
     import sys
 
     if "openai" in sys.modules and _warm is None:
         return
     if _warm is None:
-        import importlib
-
         loop = asyncio.get_running_loop()
-        _warm = loop.run_in_executor(None, lambda: importlib.import_module("openai"))
+        _warm = loop.run_in_executor(None, load_openai)
     await asyncio.shield(_warm)
 
 
@@ -127,8 +127,7 @@ class ModelClient:
     @property
     def client(self) -> openai.AsyncOpenAI:
         if self._client is None:
-            import openai
-
+            openai = load_openai()
             self._client = openai.AsyncOpenAI(
                 api_key=self.endpoint.api_key or "none",
                 base_url=self.endpoint.base_url,
@@ -189,7 +188,7 @@ class ModelClient:
         started: float,
         timeout_s: float,
     ) -> Usage | None:
-        import openai
+        openai = load_openai()
         from openai.types.chat import ChatCompletionChunk
         from openai.types.completion import Completion
 
@@ -292,7 +291,7 @@ class ModelClient:
         """The one chat-completions call of the server: known fields typed, the rest
         (provider extensions such as `prefix`, `safe_prompt`, `prompt_cache_key`) as
         `extra_body`, so the openai client neither drops nor rejects them."""
-        import openai
+        openai = load_openai()
 
         known = {"model", "messages", "max_tokens", "temperature", "stop", "stream", "tools",
                  "tool_choice"}

@@ -211,9 +211,10 @@ async def list_models(base_url: str, api_key: str | None, timeout_s: float) -> S
     """`GET {base_url}/models` through the `openai` client (its proxies, TLS and errors);
     raises the client's exceptions (callers translate them)."""
     from .client import warm_up
+    from .sdk import load_openai
 
     await warm_up()  # the ~0.5 s import happens off the event loop, once
-    import openai
+    openai = load_openai()
 
     client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "none", max_retries=0,
                                 timeout=timeout_s)

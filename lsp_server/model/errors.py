@@ -63,7 +63,9 @@ def _names_unknown_model(body: Any, detail: str) -> bool:
 
 def translate_error(exc: BaseException, endpoint: Endpoint) -> BackendError:
     """Map the openai client's exceptions onto a few kinds with clear, key-free messages."""
-    import openai
+    from .sdk import load_openai
+
+    openai = load_openai()
 
     where = endpoint.base_url or "the endpoint"
     if isinstance(exc, BackendError):
