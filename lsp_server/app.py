@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .footprint import drop_generated_sources
 from .server import DevstralServer
 
 
@@ -23,4 +24,5 @@ def create_server() -> DevstralServer:
     for feature in (lifecycle, process, folders, sync, completion, stats, actions,
                     edit_workspace, next_edit, usage):
         feature.register(server)
+    drop_generated_sources()  # lsprotocol's classes are all defined by now
     return server
