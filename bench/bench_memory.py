@@ -3,6 +3,8 @@
 Run: ``python bench/bench_memory.py [--keys 300] [--lines 100000] [--docs 200]``
      ``python bench/bench_memory.py --parts [--plain-openai]``  (what each part costs, alone)
      ``python bench/bench_memory.py --profile /tmp/keys.prof``  (server under cProfile)
+     ``python bench/bench_memory.py --trace [--reps 3]``  (RSS per phase of the side-by-side
+     trace of `bench_vs_tabby.py`: where its peak comes from)
 
 CPU: the server's utime+stime (/proc/<pid>/stat, 10 ms ticks) and the sum of its threads'
 schedstat run times (ns) are read before and after N keystrokes typed VS Code style (didChange
@@ -311,6 +313,87 @@ def report_parts(rows: list[tuple[str, dict[str, float]]]) -> None:
     print_table(table)
 
 
+TRACE_PHASES = ("initialize answered", "server built", "warm-up done (openai, Tekken)",
+                "document opened", "first completion", "burst 1", "burst 2", "burst 3",
+                "burst 4")
+
+
+async def trace_phases() -> list[tuple[str, float, float]]:
+    """(phase, VmRSS, VmHWM) along `bench_vs_tabby.py`'s trace (flat profile), devstral only."""
+    import tempfile
+
+    from bench import bench_vs_tabby as vs
+
+    profile = vs.PROFILES["flat"]
+
+    def reply(req: Any) -> Reply:
+        return Reply.text(vs.model_answer(vs.devstral_line_before(req)), ttft=profile.ttft_s,
+                          tokens_per_s=profile.tokens_per_s)
+
+    out: list[tuple[str, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="devstral-trace-") as tmp, \
+            FakeBackend(models=["devstral-small-latest"]) as backend:
+        backend.default = reply
+        root = Path(tmp) / "project"
+        root.mkdir()
+        (root / "trace.py").write_text(python_source(600))
+        lsp = await LspClient.spawn(server_env(backend.base_url, DEVSTRAL_SPECULATE="auto"))
+
+        def note(phase: str) -> None:
+            out.append((phase, rss_mb(lsp.pid), rss_mb(lsp.pid, "VmHWM")))
+
+        try:
+            await lsp.initialize("vscode-inline", root=root)
+            note(TRACE_PHASES[0])
+            await lsp.stats()  # answered by pygls: the server is built
+            note(TRACE_PHASES[1])
+            while not (await lsp.stats()).get("warm"):
+                await asyncio.sleep(0.1)
+            note(TRACE_PHASES[2])
+            path = root / "trace.py"
+            text = path.read_text()
+            lsp.did_open(path.as_uri(), text)
+            await lsp.stats()
+            note(TRACE_PHASES[3])
+            lines = text.split("\n")
+            start = lines.index("    return scaled", len(lines) // 2)
+            ed = vs.Editor(lsp, vs.Server("devstral-lsp", "devstral"), path.as_uri(), start,
+                           len(lines[start]))
+            first = ed.request()
+            await lsp.flush()
+            await asyncio.wait_for(first.future, 60)
+            await asyncio.sleep(vs.READ_PAUSE)
+            note(TRACE_PHASES[4])
+            for n, burst in enumerate(vs.trace(), 1):
+                t0 = time.monotonic()
+                last = None
+                for i, k in enumerate(burst.keys):
+                    await asyncio.sleep(max(0.0, t0 + i * vs.INTERVAL - time.monotonic()))
+                    last = await ed.key(k)
+                assert last is not None
+                await asyncio.wait_for(last.future, 30)
+                await asyncio.sleep(vs.READ_PAUSE)
+                note(f"burst {n}")
+        finally:
+            await lsp.close()
+    return out
+
+
+def report_trace(runs: list[list[tuple[str, float, float]]]) -> None:
+    import statistics
+
+    print("\n== RSS along the side-by-side trace (devstral-lsp, flat profile; medians over "
+          f"{len(runs)} runs) ==")
+    table = [("after", "VmRSS", "+RSS", "VmHWM")]
+    prev = 0.0
+    for i, (phase, _rss, _hwm) in enumerate(runs[0]):
+        rss = statistics.median(r[i][1] for r in runs)
+        hwm = statistics.median(r[i][2] for r in runs)
+        table.append((phase, f"{rss:.1f} MB", f"{rss - prev:+.1f} MB", f"{hwm:.1f} MB"))
+        prev = rss
+    print_table(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lines", type=int, default=100_000, help="lines of the big file")
@@ -320,11 +403,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=200, help="open documents for the RSS figure")
     ap.add_argument("--profile", type=Path, help="run the big-file server under cProfile")
     ap.add_argument("--parts", action="store_true", help="only the per-part RSS breakdown")
+    ap.add_argument("--trace", action="store_true",
+                    help="only the RSS per phase of bench_vs_tabby.py's trace")
+    ap.add_argument("--reps", type=int, default=3, help="with --trace: runs")
     ap.add_argument("--plain-openai", action="store_true",
                     help="with --parts: a plain `import openai` (every API type) for comparison")
     args = ap.parse_args(argv)
     if args.parts:
         report_parts(parts_rss(args.plain_openai))
+        return 0
+    if args.trace:
+        report_trace([asyncio.run(trace_phases()) for _ in range(args.reps)])
         return 0
     t0 = time.monotonic()
     res = asyncio.run(run(lines=args.lines, small_lines=args.small_lines, keys=args.keys,
