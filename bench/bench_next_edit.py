@@ -34,7 +34,7 @@ from lsprotocol import types
 
 from bench.common import LspClient, fmt_ms, print_table, server_env, summary
 from lsp_server.context.tokens import count_tokens
-from lsp_server.edits.textdiff import apply_text_edits
+from lsp_server.textdiff import apply_text_edits
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 from tests.helpers.nes_corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
 

@@ -45,23 +45,19 @@ ASKS_FOR_ITEMS = "completionItems"
 TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "=", " "]
 """`features/completion.py`'s trigger characters."""
 
-_ENCODINGS = ("utf-8", "utf-16", "utf-32")
-
 
 class Server(Protocol):
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None: ...
 
 
 def position_encoding(capabilities: Mapping[str, Any]) -> str:
-    """UTF-8 whenever offered (our preference), else the client's first known one, else UTF-16
-    (what `DevstralProtocol.lsp_initialize` + pygls' negotiation choose)."""
+    """The encoding `positions.negotiate` chooses from the client's offer (what
+    `DevstralProtocol.lsp_initialize` + pygls' negotiation choose too)."""
+    from .positions import negotiate  # a leaf module: no lsprotocol
+
     general = capabilities.get("general")
     offered = general.get("positionEncodings") if isinstance(general, Mapping) else None
-    if not isinstance(offered, list):
-        return "utf-16"
-    if "utf-8" in offered:
-        return "utf-8"
-    return next((e for e in offered if e in _ENCODINGS), "utf-16")
+    return str(negotiate(offered if isinstance(offered, list) else None))
 
 
 def workspace_roots(params: Mapping[str, Any]) -> list[Path]:

@@ -19,38 +19,25 @@ So:
 * the joined text is built only when someone asks for it (and cached until the next edit);
 * ``text_range``/``window`` join only the lines they cover.
 
-Offsets are Python ``str`` indices (code points).  LSP positions are (line, character) where
-``character`` counts UTF-16 code units by default, or UTF-8 bytes / code points when negotiated.
-ASCII lines (``str.isascii`` is O(1) in CPython) take a fast path where all three agree.
-
-Semantics (LSP 3.17)
---------------------
-* Line breaks are exactly ``\\n``, ``\\r\\n`` and ``\\r``; ``\\x00``, ``\\x0c``, ``\\x1c``,
-  ``\\u2028`` … are ordinary characters.
-* A character past the end of a line clamps to the end of that line (before its line break); a
-  line past the end of the document clamps to the end of the document; negative numbers clamp to
-  0.  Nothing here raises on bad client input: a language server must not crash on it.
-* A character that falls *inside* a code point (between the two halves of a UTF-16 surrogate
-  pair, or inside a multi-byte UTF-8 sequence) rounds *down* to the start of that code point.
-  Rounding down was chosen so an edit never splits a character (which would leave half a
-  surrogate pair or a broken byte sequence behind) and both ends of a range behave alike.
-* An offset between the ``\\r`` and ``\\n`` of a ``\\r\\n`` pair maps to the end of its line.
-* Edits may create or split ``\\r\\n`` pairs (deleting the text between a ``\\r`` and a ``\\n``,
-  inserting ``\\n`` right after a ``\\r``, or, through :meth:`Document.replace`, inserting
-  between the two); the line index is re-split around the edit so it always matches the text.
+Positions and offsets follow the one contract of ``positions.py`` (the codec this store shares
+with the edit builders' ``LineIndex``): UTF-8/16/32 as negotiated, LSP line breaks only,
+positions clamped and never rejected, a column inside a code point rounded down, an offset
+inside a ``\\r\\n`` pair at the end of its line; offsets are clamped too.  Edits may create or
+split ``\\r\\n`` pairs (deleting the text between a ``\\r`` and a ``\\n``, inserting ``\\n``
+right after a ``\\r``, or, through :meth:`Document.replace`, inserting between the two); the
+line index is re-split around the edit so it always matches the text.
 
 Not thread-safe: mutate documents on the server's event-loop thread only.
 """
 
 from __future__ import annotations
 
-import enum
-import re
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from itertools import accumulate
 
+from .positions import PositionEncoding, ending_len, index_to_units, units_to_index
 from .text import split_lines
 
 __all__ = [
@@ -61,14 +48,6 @@ __all__ = [
     "Range",
     "split_lines",
 ]
-
-
-class PositionEncoding(enum.StrEnum):
-    """The three position encodings of LSP 3.17 (``general.positionEncodings``)."""
-
-    UTF8 = "utf-8"
-    UTF16 = "utf-16"
-    UTF32 = "utf-32"
 
 
 Range = tuple[int, int, int, int]
@@ -82,64 +61,12 @@ _BLOCK = 128
 per-edit work inside a block is O(block) but in C (a few µs at 128 lines); the block index is a
 Fenwick tree, so many small blocks cost little."""
 
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-
-
-def _ending_len(line: str) -> int:
-    """Length of the line break at the end of ``line`` (0, 1 or 2)."""
-    if line.endswith("\n"):
-        return 2 if line.endswith("\r\n") else 1
-    return 1 if line.endswith("\r") else 0
-
 
 def _ending_kind(line: str) -> int:
     """Index into the ending counters: 0 ``\\n``, 1 ``\\r\\n``, 2 ``\\r``, -1 none."""
     if line.endswith("\n"):
         return 1 if line.endswith("\r\n") else 0
     return 2 if line.endswith("\r") else -1
-
-
-def _units_to_index(content: str, character: int, encoding: PositionEncoding) -> int:
-    """Map a column in ``encoding`` units to a code-point index into ``content``.
-
-    ``content`` is a line without its ending.  Clamps to ``[0, len(content)]``; a column inside a
-    code point rounds down to its start.  Costs O(character) for non-ASCII lines, done in C.
-    """
-    if character <= 0:
-        return 0
-    if encoding is PositionEncoding.UTF32 or content.isascii():
-        return min(character, len(content))
-    # Every code point is at least one unit, so the answer lies within the first `character`
-    # code points: only that prefix needs looking at.
-    prefix = content[:character]
-    if encoding is PositionEncoding.UTF16:
-        # Only astral characters take two units; walk just those.
-        astral_before = 0
-        for match in _ASTRAL.finditer(prefix):
-            unit_start = match.start() + astral_before
-            if character <= unit_start:
-                break
-            if character == unit_start + 1:  # between the halves of a surrogate pair
-                return match.start()
-            astral_before += 1
-        return min(character - astral_before, len(prefix))
-    data = prefix.encode("utf-8", "surrogatepass")
-    if character >= len(data):
-        return len(prefix)
-    cut = character
-    while cut > 0 and data[cut] & 0xC0 == 0x80:  # inside a multi-byte sequence
-        cut -= 1
-    return len(data[:cut].decode("utf-8", "surrogatepass"))
-
-
-def _index_to_units(content: str, index: int, encoding: PositionEncoding) -> int:
-    """Map a code-point index into ``content`` to a column in ``encoding`` units."""
-    if encoding is PositionEncoding.UTF32 or content.isascii():
-        return index
-    prefix = content[:index]
-    if encoding is PositionEncoding.UTF16:
-        return len(prefix.encode("utf-16-le", "surrogatepass")) // 2
-    return len(prefix.encode("utf-8", "surrogatepass"))
 
 
 class _Fenwick:
@@ -367,10 +294,10 @@ class Document:
         if character <= 0:
             return bi, li, start, start
         raw = self._blocks[bi].lines[li]
-        content_len = len(raw) - _ending_len(raw)
+        content_len = len(raw) - ending_len(raw)
         if encoding is PositionEncoding.UTF32 or raw.isascii():
             return bi, li, start, start + min(character, content_len)
-        return bi, li, start, start + _units_to_index(raw[:content_len], character, encoding)
+        return bi, li, start, start + units_to_index(raw[:content_len], character, encoding)
 
     def _clamp_offset(self, offset: int) -> int:
         return min(max(offset, 0), self._length)
@@ -383,7 +310,7 @@ class Document:
             return ""
         bi, li = self._block_of_line(index)
         raw = self._blocks[bi].lines[li]
-        cut = _ending_len(raw)
+        cut = ending_len(raw)
         return raw[: len(raw) - cut] if cut else raw
 
     def offset_at(self, line: int, character: int, encoding: PositionEncoding) -> int:
@@ -396,10 +323,10 @@ class Document:
         bi, li, start = self._locate_offset(offset)
         raw = self._blocks[bi].lines[li]
         line = self._line_number(bi, li)
-        column = min(offset - start, len(raw) - _ending_len(raw))
+        column = min(offset - start, len(raw) - ending_len(raw))
         if encoding is PositionEncoding.UTF32 or raw.isascii():
             return line, column
-        return line, _index_to_units(raw, column, encoding)
+        return line, index_to_units(raw, column, encoding)
 
     def text_range(self, start: int, end: int) -> str:
         """``text[start:end]`` (offsets clamped) joining only the lines it covers."""

@@ -29,8 +29,9 @@ from .config import (
     resolve_endpoint,
 )
 from .context.types import PromptContext
-from .documents import DocumentStore, PositionEncoding
+from .documents import DocumentStore
 from .inbox import INBOX
+from .positions import PositionEncoding, negotiate, normalize_encoding
 from .pygls_fixes import FixedProtocol
 from .text import normalize_newlines
 from .uris import uri_to_path
@@ -60,10 +61,12 @@ class DevstralProtocol(FixedProtocol):
     ) -> Generator[Any, Any, types.InitializeResult]:
         general = params.capabilities.general
         if general is not None and general.position_encodings:
+            # pygls takes the first offered encoding it knows: put ours (`positions.negotiate`,
+            # the rule the early reply of `bootstrap.py` follows too) first.
             offered = list(general.position_encodings)
-            if types.PositionEncodingKind.Utf8 in offered:
-                offered.remove(types.PositionEncodingKind.Utf8)
-                offered.insert(0, types.PositionEncodingKind.Utf8)
+            chosen = negotiate(offered)
+            if chosen in offered:
+                offered.insert(0, offered.pop(offered.index(chosen)))
                 general.position_encodings = offered
         result = yield from super().lsp_initialize(params)
         self._server.after_initialize(result)
@@ -172,7 +175,7 @@ class DevstralServer(LanguageServer):
     def after_initialize(self, result: types.InitializeResult) -> None:
         """Adjust advertised capabilities once pygls has built them."""
         enc = result.capabilities.position_encoding or types.PositionEncodingKind.Utf16
-        self.encoding = PositionEncoding(str(enc.value if hasattr(enc, "value") else enc))
+        self.encoding = normalize_encoding(enc)
         if not self.offer_completion_items:
             result.capabilities.completion_provider = None
 

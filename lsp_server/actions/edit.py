@@ -14,8 +14,9 @@ import re
 
 from lsprotocol import types as lsp
 
-from ..edits.textdiff import text_edits
+from ..edit_builder import EditCapabilities, FileEdit, build_edit
 from ..text import normalize_newlines
+from ..textdiff import text_edits
 
 _TRAILING_BREAKS = re.compile(r"(?:\r\n|\r|\n)*\Z")
 
@@ -68,21 +69,10 @@ def document_edit(
     new_text = doc_text[:start] + replacement + doc_text[end:]
     if new_text == doc_text:
         return None
-    edits = text_edits(doc_text, new_text, encoding)
-    if not document_changes:
-        return lsp.WorkspaceEdit(changes={uri: list(edits)})
-    doc_edits: list[lsp.TextEdit | lsp.AnnotatedTextEdit] = list(edits)
-    result = lsp.WorkspaceEdit()
-    if annotation is not None:
-        ann_id = "devstral-action"
-        doc_edits = [lsp.AnnotatedTextEdit(range=e.range, new_text=e.new_text,
-                                           annotation_id=ann_id) for e in edits]
-        result.change_annotations = {ann_id: annotation}
-    result.document_changes = [lsp.TextDocumentEdit(
-        text_document=lsp.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
-        edits=doc_edits,
-    )]
-    return result
+    caps = EditCapabilities(document_changes=document_changes, position_encoding=encoding)
+    return build_edit([FileEdit(uri=uri, version=version,
+                                edits=text_edits(doc_text, new_text, encoding))],
+                      caps, annotation=annotation, annotation_id="devstral-action")
 
 
 def append_text(existing: str, addition: str, newline: str = "\n") -> str:

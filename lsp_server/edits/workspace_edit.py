@@ -1,20 +1,10 @@
 """The overlay's difference as one LSP `WorkspaceEdit` the editor can review, apply and undo.
 
-Shape, by client capability (`workspace.workspaceEdit`):
-
-* **documentChanges** — `TextDocumentEdit`s with `OptionalVersionedTextDocumentIdentifier`: the
-  version is the one the open buffer had when the agent started (the text the edits were computed
-  against), so an editor whose buffer moved on rejects the edit instead of corrupting it; files
-  that were not open carry `None` (no version check). New files are a `CreateFile`
-  (never overwriting) followed by a `TextDocumentEdit` inserting their content.
-  A client that lists `resourceOperations` but not `documentChanges` (Neovim 0.7–0.11 do exactly
-  that) is treated as supporting `documentChanges`: resource operations exist only inside
-  `documentChanges`, and Neovim's `apply_workspace_edit` has handled them since 0.5.
-* **changeAnnotations** (`changeAnnotationSupport`) — every edit is an `AnnotatedTextEdit` (and
-  the `CreateFile` is annotated) pointing at one annotation with `needs_confirmation=True`, which
-  makes VS Code show its refactor preview instead of applying silently.
-* **neither** — `changes` (uri → `TextEdit`s). It has no versions, so the server must check
-  the files right before sending it.
+The shape per client capability (versioned `documentChanges`, the `changes` fallback, change
+annotations, `CreateFile`) is the one builder's, `edit_builder.py`: here each changed file is
+diffed into minimal edits (`textdiff.py`) computed against the text it held when the agent read
+it, with that open buffer's version (files that were not open carry `None`: no version check),
+and every edit points at one annotation with `needs_confirmation=True` when the client has them.
 
 Whatever the shape, `revalidate` runs right before `workspace/applyEdit`: every edited file is
 compared with what it held when it was read, so an edit never lands on text it was not computed
@@ -38,39 +28,21 @@ from pathlib import Path
 
 from lsprotocol import types as lsp
 
+from ..edit_builder import EditCapabilities, FileEdit, build_edit
+from ..textdiff import text_edits
 from .overlay import FileChange
-from .textdiff import UTF16, _norm_encoding, text_edits
+
+__all__ = [
+    "ANNOTATION_ID",
+    "BuiltEdit",
+    "EditCapabilities",
+    "build_workspace_edit",
+    "client_can_create_files",
+    "revalidate",
+    "stale_message",
+]
 
 ANNOTATION_ID = "devstral-edit"
-
-
-@dataclass(frozen=True)
-class EditCapabilities:
-    """What the client can receive in a `WorkspaceEdit`, reduced to the three choices we make."""
-
-    document_changes: bool = True
-    create_files: bool = True
-    change_annotations: bool = True
-    position_encoding: str = UTF16
-
-    @classmethod
-    def from_client(
-        cls,
-        caps: lsp.ClientCapabilities | None,
-        position_encoding: str | lsp.PositionEncodingKind | None = None,
-    ) -> EditCapabilities:
-        """Derive from `initialize` params; `position_encoding` is the one the server chose."""
-        we = caps.workspace.workspace_edit if caps and caps.workspace else None
-        resource_ops = set(we.resource_operations or []) if we else set()
-        doc_changes = bool(we and (we.document_changes or resource_ops))
-        return cls(
-            document_changes=doc_changes,
-            create_files=doc_changes and lsp.ResourceOperationKind.Create in resource_ops,
-            change_annotations=bool(
-                doc_changes and we is not None and we.change_annotation_support is not None
-            ),
-            position_encoding=_norm_encoding(position_encoding),
-        )
 
 
 @dataclass
@@ -107,60 +79,17 @@ def build_workspace_edit(
     items.sort(key=lambda c: c.path)
     to_uri = uri_for or _default_uri
     enc = caps.position_encoding
-    annotate = caps.document_changes and caps.change_annotations
-    ann_id = ANNOTATION_ID if annotate else None
-
-    def edits_for(old: str, new: str) -> list[lsp.TextEdit | lsp.AnnotatedTextEdit]:
-        plain = text_edits(old, new, enc)
-        if ann_id is None:
-            return list(plain)
-        return [
-            lsp.AnnotatedTextEdit(range=e.range, new_text=e.new_text, annotation_id=ann_id)
-            for e in plain
-        ]
-
-    files: list[str] = []
+    files: list[FileEdit] = []
     skipped: list[Path] = []
-    doc_changes: list[lsp.TextDocumentEdit | lsp.CreateFile] = []
-    plain_changes: dict[str, list[lsp.TextEdit]] = {}
     for ch in items:
         if ch.old == ch.new:  # (an empty new file has old None, new "")
             continue
-        uri = to_uri(ch.path)
-        if ch.old is None:
-            if not caps.create_files or not caps.document_changes:
-                skipped.append(ch.path)
-                continue
-            doc_changes.append(
-                lsp.CreateFile(
-                    uri=uri,
-                    options=lsp.CreateFileOptions(overwrite=False, ignore_if_exists=False),
-                    annotation_id=ann_id,
-                )
-            )
-            if ch.new:
-                doc_changes.append(
-                    lsp.TextDocumentEdit(
-                        text_document=lsp.OptionalVersionedTextDocumentIdentifier(
-                            uri=uri, version=None
-                        ),
-                        edits=edits_for("", ch.new),
-                    )
-                )
-            files.append(uri)
+        if ch.old is None and not (caps.create_files and caps.document_changes):
+            skipped.append(ch.path)
             continue
-        if caps.document_changes:
-            doc_changes.append(
-                lsp.TextDocumentEdit(
-                    text_document=lsp.OptionalVersionedTextDocumentIdentifier(
-                        uri=uri, version=ch.version
-                    ),
-                    edits=edits_for(ch.old, ch.new),
-                )
-            )
-        else:
-            plain_changes[uri] = text_edits(ch.old, ch.new, enc)
-        files.append(uri)
+        files.append(FileEdit(uri=to_uri(ch.path), version=None if ch.old is None else ch.version,
+                              edits=text_edits(ch.old or "", ch.new, enc),
+                              create=ch.old is None))
 
     message = None
     if skipped:
@@ -171,17 +100,10 @@ def build_workspace_edit(
         )
     if not files:
         return BuiltEdit(edit=None, files=[], skipped=skipped, message=message)
-    if caps.document_changes:
-        edit = lsp.WorkspaceEdit(document_changes=doc_changes)
-        if ann_id is not None:
-            edit.change_annotations = {
-                ann_id: lsp.ChangeAnnotation(
-                    label=label, needs_confirmation=True, description=description
-                )
-            }
-    else:
-        edit = lsp.WorkspaceEdit(changes=plain_changes)
-    return BuiltEdit(edit=edit, files=files, skipped=skipped, message=message)
+    annotation = lsp.ChangeAnnotation(label=label, needs_confirmation=True,
+                                      description=description)
+    edit = build_edit(files, caps, annotation=annotation, annotation_id=ANNOTATION_ID)
+    return BuiltEdit(edit=edit, files=[f.uri for f in files], skipped=skipped, message=message)
 
 
 STALE_MESSAGE = (

@@ -21,7 +21,7 @@ from ..pygls_fixes import link_request_cancel
 from .progress import Cancelled, Progress
 
 if TYPE_CHECKING:
-    from ..edits.workspace_edit import EditCapabilities
+    from ..edit_builder import EditCapabilities
     from ..server import DevstralServer
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ def argument(args: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def edit_caps(ls: DevstralServer) -> EditCapabilities:
-    from ..edits.workspace_edit import EditCapabilities
+    from ..edit_builder import EditCapabilities
 
     return EditCapabilities.from_client(ls.client_capabilities, str(ls.encoding))
 

@@ -24,11 +24,13 @@ from typing import Any
 from lsprotocol import types
 
 from .. import command_names
-from ..edits.textdiff import LineIndex
+from ..edit_builder import FileEdit, build_edit
 from ..nes.engine import Answer, NesBackendError, NesRequest, NextEdit, NextEditEngine
 from ..nes.mode import Mode, allowed, effective_mode
 from ..nes.prompt import OtherFile
+from ..positions import LineIndex
 from ..server import DevstralServer
+from ..textdiff import span_edits
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,7 @@ async def predict(ls: DevstralServer, uri: str, version: Any, pos: types.Positio
 
 
 def _index(ls: DevstralServer, result: NextEdit) -> LineIndex:
-    return LineIndex(result.text, str(ls.encoding))
+    return LineIndex(result.text, ls.encoding)
 
 
 def _range(index: LineIndex, start: int, end: int) -> dict[str, Any]:
@@ -171,10 +173,7 @@ def _range(index: LineIndex, start: int, end: int) -> dict[str, Any]:
 
 
 def text_edits(ls: DevstralServer, result: NextEdit) -> list[types.TextEdit]:
-    index = _index(ls, result)
-    return [types.TextEdit(range=types.Range(start=index.position(s.start),
-                                             end=index.position(s.end)), new_text=s.text)
-            for s in result.spans]
+    return span_edits(result.text, result.spans, ls.encoding)
 
 
 def to_next_edit_result(ls: DevstralServer, result: NextEdit) -> dict[str, Any]:
@@ -242,14 +241,8 @@ def workspace_edit(ls: DevstralServer, result: NextEdit) -> types.WorkspaceEdit:
     the document moved on; the others get `changes` and the command path checks itself."""
     from .commands import edit_caps
 
-    edits: list[types.TextEdit | types.AnnotatedTextEdit | types.SnippetTextEdit] = [
-        *text_edits(ls, result)]
-    if edit_caps(ls).document_changes:
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(
-                uri=result.uri, version=result.version),
-            edits=edits)])
-    return types.WorkspaceEdit(changes={result.uri: [*text_edits(ls, result)]})
+    return build_edit([FileEdit(uri=result.uri, version=result.version,
+                                edits=text_edits(ls, result))], edit_caps(ls))
 
 
 def _preview(result: NextEdit) -> str:

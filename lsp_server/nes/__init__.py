@@ -7,7 +7,7 @@ An LSP-free core, in the order a suggestion is made:
                the region marked and the cursor shown;
 * `reply`    – the model's answer back to a rewritten region (fences, echoed markers, drifted
                indentation, echoed context);
-* `suggest`  – the rewritten region diffed into minimal edits (`edits.textdiff`), minus no-ops,
+* `suggest`  – the rewritten region diffed into minimal edits (`textdiff`), minus no-ops,
                repeats or undos of the last edit, formatting/comment noise and anything outside
                the region;
 * `engine`   – cache, in-flight cancellation, backoff and counters around one model call.

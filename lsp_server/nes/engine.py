@@ -27,9 +27,9 @@ from typing import Any
 from ..completion.cache import LRUCache, request_key
 from ..completion.health import BackendHealth
 from ..context.recent import LatestEdit, region_diff
-from ..edits.textdiff import Span
 from ..privacy.vault import SecretVault
 from ..text import normalize_newlines as _norm
+from ..textdiff import Span
 from .prompt import CURSOR, NesInput, OtherFile, build_messages
 from .region import Region, approx_tokens, select_region
 from .reply import parse_rewrite

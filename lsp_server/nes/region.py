@@ -12,7 +12,7 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..edits.textdiff import LineIndex
+from ..positions import LineIndex
 
 
 @dataclass(frozen=True)

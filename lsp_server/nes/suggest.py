@@ -1,6 +1,6 @@
 """The rewritten region as minimal edits, minus what the user would not want to see.
 
-The diff is `edits.textdiff.diff_spans` (the project's one differ) over the region. Dropped:
+The diff is `textdiff.diff_spans` (the project's one differ) over the region. Dropped:
 
 * everything when the rewrite is the region unchanged (a no-op);
 * an edit at the place of the user's last edit that repeats it (inserts the same text again)
@@ -19,8 +19,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from ..edits.textdiff import Span, diff_spans
 from ..text import common_prefix_len, common_suffix_len, content_lines
+from ..textdiff import Span, diff_spans
 from .region import Region
 
 _SPACE = re.compile(r"\s+")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
-from lsp_server.edits.textdiff import apply_text_edits
+from lsp_server.textdiff import apply_text_edits
 from tests.fake_backend import FakeBackend, Reply
 from tests.helpers.lsp import (
     by_title,

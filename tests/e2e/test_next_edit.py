@@ -14,8 +14,8 @@ import pytest_asyncio
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from lsp_server.edits.textdiff import apply_text_edits, diff_spans
 from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
+from lsp_server.textdiff import apply_text_edits, diff_spans
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
 from tests.helpers.lsp import (
     by_title,

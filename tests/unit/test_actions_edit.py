@@ -5,7 +5,7 @@ from __future__ import annotations
 from lsprotocol import types as lsp
 
 from lsp_server.actions.edit import append_text, document_edit, fit_to_range
-from lsp_server.edits.textdiff import apply_text_edits
+from lsp_server.textdiff import apply_text_edits
 
 
 def test_trailing_newline_follows_the_range() -> None:

@@ -20,9 +20,9 @@ from lsp_server.edits.agent import (
     run_edit_agent,
 )
 from lsp_server.edits.overlay import Overlay
-from lsp_server.edits.textdiff import apply_text_edits
 from lsp_server.edits.workspace_edit import EditCapabilities, build_workspace_edit
 from lsp_server.model.client import ModelClient
+from lsp_server.textdiff import apply_text_edits
 from tests.fake_backend import FakeBackend, Reply
 from tests.helpers.disk import snapshot
 

@@ -11,7 +11,6 @@ from lsprotocol import types as lsp
 from lsprotocol.converters import get_converter
 
 from lsp_server.edits.overlay import FileChange, Overlay
-from lsp_server.edits.textdiff import apply_text_edits
 from lsp_server.edits.tools import EDITOR, ToolBox
 from lsp_server.edits.workspace_edit import (
     ANNOTATION_ID,
@@ -20,6 +19,7 @@ from lsp_server.edits.workspace_edit import (
     client_can_create_files,
     revalidate,
 )
+from lsp_server.textdiff import apply_text_edits
 
 CAPS_DIR = Path(__file__).resolve().parents[1] / "data" / "client-capabilities"
 

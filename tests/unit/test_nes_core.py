@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from lsp_server.context.recent import EditHistory
-from lsp_server.edits.textdiff import Span, diff_spans
 from lsp_server.nes.engine import Answer, NesRequest, NextEditEngine
 from lsp_server.nes.mode import allowed, effective_mode, is_loopback
 from lsp_server.nes.prompt import CURSOR, REGION_END, REGION_START
 from lsp_server.nes.region import select_region
 from lsp_server.nes.reply import parse_rewrite
 from lsp_server.nes.suggest import last_edit, propose
+from lsp_server.textdiff import Span, diff_spans
 from tests.helpers.nes_corpus import SCENARIOS, STYLES, Scenario, marked_region, styled
 
 

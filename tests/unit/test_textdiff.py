@@ -9,13 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lsprotocol import types as lsp
 
-from lsp_server.edits.textdiff import (
-    LineIndex,
+from lsp_server.positions import LineIndex
+from lsp_server.text import content_lines as split_lines
+from lsp_server.textdiff import (
     apply_text_edits,
     diff_spans,
     text_edits,
 )
-from lsp_server.text import content_lines as split_lines
 
 ENCODINGS = ["utf-16", "utf-8", "utf-32"]
 
