@@ -35,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 from ..model.errors import BackendError
 from .overlay import FileChange, Overlay
 from .paths import PathRefused
-from .tools import FINISH, ToolBox, TurnOutput, describe_call, parse_arguments, tool_schemas
+from .tool_output import TurnOutput
+from .tool_specs import FINISH, describe_call, parse_arguments, tool_schemas
+from .tools import ToolBox
 
 if TYPE_CHECKING:
     from ..model.client import ModelClient

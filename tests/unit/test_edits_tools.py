@@ -9,15 +9,8 @@ from pathlib import Path
 import pytest
 
 from lsp_server.edits.overlay import Overlay
-from lsp_server.edits.tools import (
-    EDITOR,
-    FINISH,
-    SEARCH,
-    THINK,
-    ToolBox,
-    describe_call,
-    tool_schemas,
-)
+from lsp_server.edits.tool_specs import EDITOR, FINISH, SEARCH, THINK, describe_call, tool_schemas
+from lsp_server.edits.tools import ToolBox
 from tests.helpers.disk import snapshot
 
 A_PY = "def foo():\n    return 1\n\n\ndef bar():\n    return foo()\n"

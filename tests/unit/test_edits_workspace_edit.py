@@ -11,7 +11,8 @@ from lsprotocol import types as lsp
 from lsprotocol.converters import get_converter
 
 from lsp_server.edits.overlay import FileChange, Overlay
-from lsp_server.edits.tools import EDITOR, ToolBox
+from lsp_server.edits.tool_specs import EDITOR
+from lsp_server.edits.tools import ToolBox
 from lsp_server.edits.workspace_edit import (
     ANNOTATION_ID,
     EditCapabilities,

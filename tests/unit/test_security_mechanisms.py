@@ -23,7 +23,8 @@ from lsprotocol import types
 
 from lsp_server.edits.overlay import FileChange, Overlay
 from lsp_server.edits.paths import PathRefused, WorkspacePaths
-from lsp_server.edits.tools import MAX_TURN_OUTPUT_CHARS, ToolBox, ToolOutcome, TurnOutput
+from lsp_server.edits.tool_output import MAX_TURN_OUTPUT_CHARS, ToolOutcome, TurnOutput
+from lsp_server.edits.tools import ToolBox
 from lsp_server.edits.workspace_edit import revalidate
 from lsp_server.features.folders import changed_roots
 from lsp_server.fs_limits import UnreadableFile, read_regular, read_small_text, walk_files
