@@ -75,7 +75,7 @@ def _offline_server(path: Path, *, index: bool = True, discover: bool = False
     there is no model to use otherwise.
     """
     from .app import create_server
-    from .documents import PositionEncoding
+    from .positions import PositionEncoding
 
     server = create_server()
     user = _StderrUser()
@@ -136,7 +136,7 @@ def _project_root(path: Path) -> tuple[Path, bool]:
 
 
 def _offset(doc: Any, line: int, col: int) -> int:
-    from .documents import PositionEncoding
+    from .positions import PositionEncoding
 
     return int(doc.offset_at(line - 1, col - 1, PositionEncoding.UTF32))
 
