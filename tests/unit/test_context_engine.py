@@ -9,8 +9,7 @@ import pytest
 from lsp_server.context.engine import ContextBlocked, ContextEngine
 from lsp_server.context.sticky import shared_prefix_ratio
 from lsp_server.context.tokens import count_tokens
-
-from .test_context_privacy import SECRET_CORPUS, SECRETS
+from tests.helpers.secrets import SECRET_CORPUS, SECRETS
 
 
 def uri(p: Path) -> str:

@@ -1,4 +1,4 @@
-"""Privacy guard: blocked files, ignore files and redaction (zero leaks, no false positives)."""
+"""Privacy: secret files, ignore files, path policy and redaction (no leaks, no false alarms)."""
 
 from __future__ import annotations
 
