@@ -10,12 +10,20 @@
 (package-initialize)
 (require 'json)
 (require 'cl-lib)
+(require 'eglot)
 
 (defvar dt-out (getenv "DEVSTRAL_TEST_OUT"))
 (defvar dt-result nil)
 (defvar dt-done nil)
 
 (defun dt-put (key value) (push (cons key value) dt-result))
+
+(defvar dt-server-state nil
+  "The `state' of the last `devstral/status' notification from the server.")
+
+(cl-defmethod eglot-handle-notification
+  (_server (_method (eql devstral/status)) &key state &allow-other-keys)
+  (setq dt-server-state state))
 
 (defun dt-finish (ok &optional err)
   (unless dt-done
@@ -66,6 +74,12 @@
   (apply #'eglot (eglot--guess-contact))
   (dt-wait (lambda () (and (eglot-current-server) (bound-and-true-p eglot--managed-mode)))
            30 "eglot to manage the buffer")
+  ;; The server answers `initialize' before it has even loaded (lsp_server/bootstrap.py), and
+  ;; says `devstral/status' once it has its settings. A scenario that starts earlier races the
+  ;; server's start-up: on a loaded machine its first request (a synchronous one, which eglot
+  ;; gives up on after `jsonrpc-default-request-timeout') waits for the imports too.
+  (dt-wait (lambda () dt-server-state) 60 "the server's first devstral/status")
+  (dt-put 'server_state dt-server-state)
   (dt-put 'managed t))
 
 (defun dt-scenario-completion ()
