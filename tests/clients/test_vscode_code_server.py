@@ -66,13 +66,16 @@ def _build_vsix(out: Path) -> Path:
 
 
 def _server_wrapper(bin_dir: Path, starts: Path) -> Path:
-    """`devstral-lsp` as installed: runs this checkout's server, records each start's pid+args."""
+    """`devstral-lsp` as installed: runs this checkout's server, records each start's pid+args.
+    The server logs at debug level to server.log: a failure shows what reached it and what it
+    answered."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     wrapper = bin_dir / "devstral-lsp"
     wrapper.write_text(
         "#!/bin/sh\n"
         f'echo "$$ $*" >> "{starts}"\n'
-        f'exec "{sys.executable}" -m lsp_server --log-file "{starts.parent / "server.log"}" "$@"\n'
+        f'exec "{sys.executable}" -m lsp_server -v --log-file "{starts.parent / "server.log"}"'
+        ' "$@"\n'
     )
     wrapper.chmod(0o755)
     return wrapper
@@ -96,6 +99,9 @@ def _write_settings(user_data: Path, server_path: str) -> None:
         "editor.quickSuggestions": {"other": False, "comments": False, "strings": False},
         "editor.lightbulb.enabled": "on",
         "files.autoSave": "off",
+        # VS Code logs each inline completion fetch (to the browser console, which the driver
+        # keeps): a missing ghost text then shows whether VS Code asked at all.
+        "editor.inlineSuggest.logFetch": True,
     }))
     _write_machine_settings(user_data, server_path)
 
@@ -250,8 +256,11 @@ def test_extension_in_real_vscode(code_server: dict[str, Any], fake: FakeBackend
     finally:
         driver.kill()
 
+    console = _lines(tmp / "browser-console.log")
+    fetches = [line for line in console if "InlineCompletions.fetch" in line]
     detail = ("\n".join(steps[-40:]) + "\n--- driver stderr ---\n"
-              + (tmp / "driver.log").read_text()[-4000:])
+              + (tmp / "driver.log").read_text()[-4000:]
+              + "\n--- VS Code's inline completion fetches ---\n" + "\n".join(fetches[-20:]))
     assert report, detail
     checks = json.dumps(report["checks"], indent=1)
     assert report["failed"] is None, f"{report['failed']}\n{checks}\n{detail}"

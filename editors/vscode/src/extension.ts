@@ -519,9 +519,10 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         return;
       }
       if (e.newState === State.Running) {
-        if (status?.current === 'starting' || status?.current === 'stopped') {
-          status?.set('ready');
-        }
+        // Running comes as soon as `initialize` is answered, before the client registers its
+        // providers: "ready" waits for the start to finish (also after a crash restart, which
+        // the client runs by itself), or text typed meanwhile gets no inline completion.
+        void c.start().then(() => readyOnceStarted(c), () => undefined);
       } else if (e.newState === State.Starting) {
         status?.set('starting');
       } else if (e.newState === State.Stopped && status?.current !== 'error') {
@@ -531,9 +532,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   );
   try {
     await c.start();
-    if (c.isRunning() && status?.current === 'starting') {
-      status?.set('ready');
-    }
+    readyOnceStarted(c);
     refreshUsageSoon();
   } catch (error) {
     const message =
@@ -548,6 +547,13 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         await vscode.commands.executeCommand('workbench.action.openSettings', 'devstral.serverPath');
       }
     });
+  }
+}
+
+/** Show "ready" once `c` is fully started: its inline completion provider is registered. */
+function readyOnceStarted(c: LanguageClient): void {
+  if (client === c && c.isRunning() && (status?.current === 'starting' || status?.current === 'stopped')) {
+    status?.set('ready');
   }
 }
 
@@ -653,6 +659,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('devstral.showOutput', () => output?.show(true)),
     vscode.commands.registerCommand('devstral.restartServer', async () => {
       crashes = [];
+      status?.set('starting', 'restarting the server'); // not "ready" while the old one stops
       await stopClient();
       await startClient(context);
     }),
