@@ -172,10 +172,9 @@ async function goto(line, column) {
   await page.waitForSelector('.quick-input-widget:not([style*="display: none"]) input', { timeout: 10000 });
   await page.keyboard.type(`${line}:${column}`);
   await page.keyboard.press('Enter');
-  // Type only once the editor has the cursor there: focus back in the editor, the status bar
-  // showing the position, and the editor's EditContext (what receives the keys) holding it.
-  // A fixed pause here let keys arrive, on a loaded machine, that VS Code inserted without
-  // asking any inline completion provider (bench/RESULTS.md, "Test suite").
+  // Type only once the editor has the cursor there (focus back in the editor, the status bar
+  // showing the position, the editor's EditContext, which receives the keys, holding it),
+  // not after a fixed pause.
   await until(() => page.evaluate(([l, c]) => {
     const el = document.activeElement;
     if (!el?.closest('.editor-instance')) {
