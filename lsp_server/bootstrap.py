@@ -25,10 +25,15 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from . import __version__, command_names
+from .completion.offer import ASKS_FOR_ITEMS as ASKS_FOR_ITEMS  # what test_bootstrap compares
+from .completion.offer import TRIGGER_CHARACTERS, client_asks_for_items, completion_items_wanted
 from .inbox import INBOX
+
+if TYPE_CHECKING:
+    from .config import CompletionItemsMode
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +43,6 @@ PROJECT_FILE = ".devstral.json"  # config.PROJECT_FILE (config imports attrs and
 COMMANDS = list(command_names.ALL)
 """`workspace/executeCommand` commands, from their one home (`tests/unit/test_bootstrap.py`
 compares this whole reply with pygls' own)."""
-
-ASKS_FOR_ITEMS = "completionItems"
-"""`features/completion.py`'s key under `experimental.devstral` (a client wanting both)."""
-
-TRIGGER_CHARACTERS = [".", "(", "[", "{", ",", ":", "=", " "]
-"""`features/completion.py`'s trigger characters."""
 
 
 class Server(Protocol):
@@ -87,7 +86,7 @@ def _project_config(roots: list[Path]) -> Any:
 
 
 def offers_completion_items(params: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
-    """Whether `completionProvider` is advertised: `features/completion.py`'s
+    """Whether `completionProvider` is advertised: `completion/offer.py`'s
     `completion_items_wanted` (never / always / auto: clients without inline completion and
     clients whose `experimental.devstral.completionItems` asks for both), on the settings
     layers the server has at `initialize` (environment, `.devstral.json`,
@@ -97,20 +96,16 @@ def offers_completion_items(params: Mapping[str, Any], environ: Mapping[str, str
     text_document = caps.get("textDocument")
     has_inline = isinstance(text_document, Mapping) and \
         text_document.get("inlineCompletion") is not None
-    experimental = caps.get("experimental")
-    ours = experimental.get("devstral") if isinstance(experimental, Mapping) else None
-    client_asks = isinstance(ours, Mapping) and ours.get(ASKS_FOR_ITEMS) is True
     opts = params.get("initializationOptions")
     init_options = opts if isinstance(opts, dict) else None
     project = _project_config(workspace_roots(params))
-    mode = "auto"  # the default; the environment cannot set it
+    mode: CompletionItemsMode = "auto"  # the default; the environment cannot set it
     if "completionItems" in json.dumps([init_options, project]):
         from .config import build_settings  # attrs + cattrs: only when a layer sets it
 
         mode = build_settings(environ, init_options, None, project)[0].completion_items
-    if mode == "never":
-        return False
-    return mode == "always" or not has_inline or client_asks
+    return completion_items_wanted(mode, client_has_inline=has_inline,
+                                   client_asks=client_asks_for_items(caps.get("experimental")))
 
 
 def initialize_result(params: Mapping[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:

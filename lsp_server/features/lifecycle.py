@@ -51,11 +51,11 @@ def register(server: DevstralServer) -> None:
         ls.load_project_config()
         ls.client_has_inline = _client_has_inline(params.capabilities)
         ls.apply_settings(announce=False)
-        from .completion import client_asks_for_items, completion_items_wanted
+        from ..completion.offer import client_asks_for_items, completion_items_wanted
 
         ls.offer_completion_items = completion_items_wanted(
             ls.settings.completion_items, client_has_inline=ls.client_has_inline,
-            client_asks=client_asks_for_items(params.capabilities))
+            client_asks=client_asks_for_items(params.capabilities.experimental))
         client = params.client_info.name if params.client_info else "unknown client"
         log.info("initialize from %s; roots=%s; inline completion: %s; completion items: %s",
                  client, [str(r) for r in ls.roots], ls.client_has_inline,

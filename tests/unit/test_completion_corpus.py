@@ -22,7 +22,7 @@ from lsp_server.completion.pipeline import Suggestion
 from lsp_server.completion.postprocess import clean_completion, decide_multiline
 from lsp_server.context.grammars import parser_for
 from lsp_server.documents import Document, PositionEncoding
-from lsp_server.features.completion import inline_items
+from lsp_server.features.completion_items import inline_items
 from lsp_server.text import normalize_newlines
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "completion_corpus" / "cases.py"
