@@ -39,6 +39,7 @@ import bisect
 import enum
 import re
 from collections.abc import Iterable
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from .text import split_lines
@@ -156,10 +157,7 @@ class LineIndex:
     def __init__(self, text: str, encoding: object = PositionEncoding.UTF16) -> None:
         self.text = text
         self.encoding = normalize_encoding(encoding)
-        starts = [0]
-        for line in split_lines(text)[:-1]:
-            starts.append(starts[-1] + len(line))
-        self.starts = starts
+        self.starts = list(accumulate(map(len, split_lines(text)[:-1]), initial=0))
         """Offset of the start of each LSP line (a final line break starts an empty line)."""
 
     def _content(self, line: int) -> tuple[int, str]:
