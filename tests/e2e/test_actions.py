@@ -11,6 +11,7 @@ from lsprotocol import types
 
 from lsp_server.textdiff import apply_text_edits
 from tests.fake_backend import FakeBackend, Reply
+from tests.fake_backend.server import WAIT_GUARD_S
 from tests.helpers.lsp import (
     by_title,
     cancel_request,
@@ -22,6 +23,7 @@ from tests.helpers.lsp import (
     lsp_session,
     open_doc,
     send_cancellable,
+    wait_for_messages,
 )
 
 SOURCE = "import os\n\n\ndef add(a, b):\n    return a\n\n\nprint(add(1, 2))\n"
@@ -143,8 +145,7 @@ async def test_malformed_reply_gives_message_and_no_edit(fake: FakeBackend, ws: 
         action = by_title(await list_actions(lsp, uri, (4, 6)), "Devstral: Add docstring")
         resolved = await lsp.code_action_resolve_async(action)
         assert resolved.edit is None
-        await asyncio.sleep(0.1)
-        assert [m.message for m in lsp.messages] == [
+        assert [m.message for m in await wait_for_messages(lsp)] == [
             "Devstral's answer did not contain a code block; nothing was changed."]
     assert len(fake.completion_requests) == 1
 
@@ -157,8 +158,7 @@ async def test_backend_failure_gives_message_and_no_edit(fake: FakeBackend, ws: 
         action = by_title(await list_actions(lsp, uri, (4, 6)), "Devstral: Add docstring")
         resolved = await lsp.code_action_resolve_async(action)
         assert resolved.edit is None
-        await asyncio.sleep(0.1)
-        [msg] = lsp.messages
+        [msg] = await wait_for_messages(lsp)
         assert msg.type == types.MessageType.Error and "HTTP 500" in msg.message
 
 
@@ -170,8 +170,7 @@ async def test_resolve_for_changed_document_is_refused(fake: FakeBackend, ws: Pa
         change_doc(lsp, uri, 2, (0, 0), (0, 0), "# hi\n")
         resolved = await lsp.code_action_resolve_async(action)
         assert resolved.edit is None
-        await asyncio.sleep(0.1)
-        assert "changed since" in lsp.messages[0].message
+        assert "changed since" in (await wait_for_messages(lsp))[0].message
     assert fake.requests == []
 
 
@@ -244,7 +243,7 @@ async def test_command_refuses_stale_edit(fake: FakeBackend, ws: Path) -> None:
                                        arguments=action.command.arguments)))
         await fake.wait_for_requests_async(1)
         change_doc(lsp, uri, 2, (7, 0), (7, 0), "# typing meanwhile\n")
-        out = await asyncio.wait_for(pending, 5)
+        out = await asyncio.wait_for(pending, WAIT_GUARD_S)
         assert out["applied"] is False
         assert lsp.applied_edits == []  # type: ignore[attr-defined]
         assert any("changed while Devstral was working" in m.message for m in lsp.messages)
@@ -259,10 +258,10 @@ async def test_cancel_request_stops_the_model_call(fake: FakeBackend, ws: Path) 
         msg_id, future = send_cancellable(lsp, types.CODE_ACTION_RESOLVE, action)
         [req] = await fake.wait_for_requests_async(1)
         cancel_request(lsp, msg_id)
-        await req.wait_done_async(timeout=2.0)
+        await req.wait_done_async()
         assert req.client_disconnected
         with pytest.raises(Exception, match="cancel"):
-            await asyncio.wait_for(future, 2.0)
+            await asyncio.wait_for(future, WAIT_GUARD_S)
 
 
 async def test_progress_cancel_stops_the_model_call(fake: FakeBackend, ws: Path) -> None:
@@ -279,9 +278,9 @@ async def test_progress_cancel_stops_the_model_call(fake: FakeBackend, ws: Path)
         [req] = await fake.wait_for_requests_async(1)
         [token] = list(lsp.progress_reports)
         lsp.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
-        await req.wait_done_async(timeout=2.0)
+        await req.wait_done_async()
         assert req.client_disconnected
-        out = await asyncio.wait_for(pending, 5)
+        out = await asyncio.wait_for(pending, WAIT_GUARD_S)
         assert out["applied"] is False
         assert lsp.applied_edits == []  # type: ignore[attr-defined]
         assert any("cancelled" in m.message for m in lsp.messages)

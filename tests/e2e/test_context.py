@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
-from pytest_lsp import LanguageClient
 
 from tests.fake_backend import FakeBackend, Reply
-from tests.helpers.lsp import fake_env, inline, lsp_session, open_doc
+from tests.helpers.lsp import fake_env, inline, lsp_session, open_doc, wait_for_index
 from tests.helpers.secrets import SECRETS
 
 PRICING = '''"""Prices and discounts."""
@@ -38,16 +36,6 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "shop" / "pricing.py").write_text(PRICING)
     (tmp_path / "shop" / "cart.py").write_text(CART)
     return tmp_path
-
-
-async def wait_for_index(lsp: LanguageClient) -> None:
-    """The workspace index builds in the background after `initialized`; wait for it."""
-    for _ in range(100):
-        stats = await lsp.protocol.send_request_async("devstral/stats", {})
-        if stats["indexReady"] if isinstance(stats, dict) else stats.indexReady:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the workspace index was not built within 5 s")
 
 
 def _user_message(fake: FakeBackend) -> str:

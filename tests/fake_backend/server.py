@@ -204,13 +204,13 @@ class RecordedRequest:
         """The exchange is over: response completed, connection aborted, or client gone."""
         return self._done.is_set()
 
-    def wait_done(self, timeout: float = 5.0) -> RecordedRequest:
+    def wait_done(self, timeout: float = WAIT_GUARD_S) -> RecordedRequest:
         """Block until the exchange is over; raises ``TimeoutError``."""
         if not self._done.wait(timeout):
             raise TimeoutError(f"{self.method} {self.path} still running after {timeout}s")
         return self
 
-    async def wait_done_async(self, timeout: float = 5.0) -> RecordedRequest:
+    async def wait_done_async(self, timeout: float = WAIT_GUARD_S) -> RecordedRequest:
         """Async :meth:`wait_done` (polls, so it works from any event loop)."""
         deadline = time.monotonic() + timeout
         while not self._done.is_set():

@@ -25,6 +25,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from lsp_server.model.providers import KEY_ENV_VARS
 from tests.fake_backend import FakeBackend, Reply
+from tests.fake_backend.server import WAIT_GUARD_S
 
 REPO = Path(__file__).resolve().parents[2]
 CAPS_DIR = REPO / "tests" / "data" / "client-capabilities"
@@ -103,6 +104,7 @@ async def lsp_session(
         return types.ApplyWorkspaceEditResult(applied=True)
 
     lsp.applied_edits = []  # type: ignore[attr-defined]
+    _count_configuration_pulls(lsp)
     caps = capabilities or load_capabilities(client)
     root_uri = root.as_uri() if root else None
     folders = [types.WorkspaceFolder(uri=root.as_uri(), name=root.name)] if root else None
@@ -120,6 +122,47 @@ async def lsp_session(
     finally:
         await lsp.shutdown_session()
         await lsp.stop()
+
+
+def _count_configuration_pulls(lsp: LanguageClient) -> None:
+    """Count the server's `workspace/configuration` pulls in `lsp.configuration_pulls`, so a test
+    can await the pull that follows `didChangeConfiguration` instead of sleeping."""
+    answer = lsp.get_configuration
+    lsp.configuration_pulls = 0  # type: ignore[attr-defined]
+
+    def counting(*, section: str | None = None, scope_uri: str | None = None) -> Any:
+        lsp.configuration_pulls += 1  # type: ignore[attr-defined]
+        return answer(section=section, scope_uri=scope_uri)
+
+    lsp.get_configuration = counting  # type: ignore[method-assign]
+
+
+async def wait_until(ready: Callable[[], bool], what: str,
+                     limit_s: float = WAIT_GUARD_S) -> None:
+    """Poll `ready()` until it holds: the wait lasts as long as the machine needs; `limit_s`
+    (the broken-test guard) only stops a test whose event never comes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    while not ready():
+        if loop.time() > deadline:
+            raise AssertionError(f"not {what} within {limit_s:.0f}s")
+        await asyncio.sleep(0.01)
+
+
+async def wait_for_messages(lsp: LanguageClient, n: int = 1) -> list[types.ShowMessageParams]:
+    """The client's `window/showMessage` notifications once at least `n` arrived, then after a
+    `devstral/stats` round trip: a message the server sent before answering it is in the list
+    too, so a test asserting the exact messages still sees an unexpected extra one."""
+    await wait_until(lambda: len(lsp.messages) >= n, f"{n} window/showMessage received")
+    await stats(lsp)
+    return list(lsp.messages)
+
+
+async def wait_for_configuration_pull(lsp: LanguageClient, seen: int) -> None:
+    """Wait until the server pulled `workspace/configuration` more than `seen` times. The server
+    applies the answer as soon as it reads it, before any request the test sends after this."""
+    await wait_until(lambda: lsp.configuration_pulls > seen,  # type: ignore[attr-defined]
+                     "workspace/configuration pulled again")
 
 
 def open_doc(lsp: LanguageClient, uri: str, text: str, language_id: str = "python",
@@ -261,7 +304,7 @@ def by_title(actions: list[types.CodeAction], prefix: str) -> types.CodeAction:
 STATS = "devstral/stats"
 
 
-async def stats(lsp: LanguageClient, timeout: float = 5.0) -> dict[str, Any]:
+async def stats(lsp: LanguageClient, timeout: float = WAIT_GUARD_S) -> dict[str, Any]:
     result = await asyncio.wait_for(lsp.protocol.send_request_async(STATS, {}), timeout)
     out = plain(result)
     assert isinstance(out, dict), out
@@ -269,7 +312,7 @@ async def stats(lsp: LanguageClient, timeout: float = 5.0) -> dict[str, Any]:
 
 
 async def wait_for_stats(lsp: LanguageClient, ready: Callable[[dict[str, Any]], bool],
-                         what: str, limit_s: float = 60.0) -> dict[str, Any]:
+                         what: str, limit_s: float = WAIT_GUARD_S) -> dict[str, Any]:
     """Poll `devstral/stats` until `ready(stats)`: a readiness poll, not a sleep of a guessed
     length. `limit_s` only stops a test whose server never gets there."""
     loop = asyncio.get_running_loop()
@@ -281,3 +324,9 @@ async def wait_for_stats(lsp: LanguageClient, ready: Callable[[dict[str, Any]], 
         if loop.time() > deadline:
             raise AssertionError(f"not {what} within {limit_s:.0f}s: {current}")
         await asyncio.sleep(0.05)
+
+
+async def wait_for_index(lsp: LanguageClient, limit_s: float = WAIT_GUARD_S) -> None:
+    """The workspace index builds in the background after `initialized`: poll `indexReady`."""
+    await wait_for_stats(lsp, lambda s: bool(s["indexReady"]), "the workspace index built",
+                         limit_s)

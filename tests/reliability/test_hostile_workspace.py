@@ -23,7 +23,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
-from tests.helpers.lsp import REPO, fake_env, inline, open_doc
+from tests.helpers.lsp import REPO, fake_env, inline, open_doc, wait_for_index
 
 from .helpers import RawServer, init_params, session
 
@@ -65,19 +65,6 @@ async def _generate_tests(fake: FakeBackend, root: Path, src: Path, text: str,
         await _exec(lsp, "devstral.generateTests", {"uri": src.as_uri(), "version": 1,
                                                     "range": rng})
         return list(lsp.applied_edits), [m.message for m in lsp.messages]  # type: ignore[attr-defined]
-
-
-async def wait_for_index(lsp: LanguageClient, timeout: float = HANG) -> None:
-    """Readiness poll of `devstral/stats` (the index builds in the background)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        stats = await asyncio.wait_for(lsp.protocol.send_request_async("devstral/stats", {}),
-                                       timeout)
-        if stats["indexReady"] if isinstance(stats, dict) else stats.indexReady:
-            return
-        assert loop.time() < deadline, "the workspace index was not built"
-        await asyncio.sleep(0.05)
 
 
 # ----------------------------------------------------------------------------- defect 2
