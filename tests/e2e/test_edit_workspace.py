@@ -10,6 +10,7 @@ import pytest
 from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, Reply
+from tests.fake_backend.server import WAIT_GUARD_S
 from tests.helpers.lsp import (
     cancel_request,
     encoding_of,
@@ -17,6 +18,7 @@ from tests.helpers.lsp import (
     lsp_session,
     open_doc,
     send_cancellable,
+    stats,
 )
 
 from .test_actions import apply_like_client
@@ -143,11 +145,12 @@ async def test_cancel_mid_loop_applies_nothing(fake: FakeBackend, ws: Path) -> N
                                               arguments=[{"instruction": "say Hi"}]))
         reqs = await fake.wait_for_requests_async(2)
         cancel_request(lsp, msg_id)
-        await reqs[1].wait_done_async(timeout=2.0)
+        await reqs[1].wait_done_async()
         assert reqs[1].client_disconnected
         with pytest.raises(Exception, match="cancel"):
-            await asyncio.wait_for(future, 2.0)
-        await asyncio.sleep(0.2)
+            await asyncio.wait_for(future, WAIT_GUARD_S)
+        # Barrier: an applyEdit the cancelled run sent would reach us before this reply.
+        await stats(lsp)
         assert lsp.applied_edits == []  # type: ignore[attr-defined]
     assert (ws / "pkg" / "a.py").read_text() == A_DISK
 

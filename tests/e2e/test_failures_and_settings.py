@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from lsprotocol import types
@@ -15,6 +14,9 @@ from tests.helpers.lsp import (
     lsp_session,
     open_doc,
     server_env,
+    stats,
+    wait_for_configuration_pull,
+    wait_for_stats,
 )
 
 URI = "file:///tmp/devstral-e2e/f.py"
@@ -76,7 +78,8 @@ async def test_retry_after_is_honoured_for_automatic_requests(fake: FakeBackend)
         await inline(lsp, URI, 1, 12, invoked=False)
         await inline(lsp, URI, 1, 12, invoked=False)
         assert len(fake.completion_requests) == 1
-        await asyncio.sleep(1.1)
+        assert (await stats(lsp))["backoffS"] == 1.0  # the Retry-After, not a guess
+        await wait_for_stats(lsp, lambda s: s["backoffRemainingS"] == 0, "out of backoff")
         fake.enqueue(Reply.text(" + b"))
         got = await inline(lsp, URI, 1, 12, invoked=False)
         assert got is not None and got.items and len(fake.completion_requests) == 2
@@ -93,7 +96,7 @@ async def test_hanging_backend_is_cut_at_the_deadline(fake: FakeBackend) -> None
         [error] = _errors(lsp)
         assert "did not answer in time" in error
     [req] = fake.requests
-    assert req.wait_done(2.0).client_disconnected
+    assert req.wait_done().client_disconnected
 
 
 async def test_reset_and_malformed_stream_give_empty_results(fake: FakeBackend) -> None:
@@ -127,9 +130,11 @@ async def test_settings_precedence_and_invalid_values(fake: FakeBackend) -> None
 
         # didChangeConfiguration pulls the section again.
         lsp.set_configuration({"model": "changed", "maxTokens": 32}, section="devstral")
+        pulls = lsp.configuration_pulls  # type: ignore[attr-defined]
         lsp.workspace_did_change_configuration(
             types.DidChangeConfigurationParams(settings=None))
-        await asyncio.sleep(0.3)
+        await wait_for_configuration_pull(lsp, pulls)
+        await wait_for_stats(lsp, lambda s: s["model"] == "changed", "the pulled model applied")
         fake.enqueue(Reply.text(" + b"))
         await inline(lsp, URI, 1, 12)
         body = fake.completion_requests[-1].body

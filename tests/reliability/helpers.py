@@ -18,6 +18,7 @@ from typing import Any
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from tests.fake_backend.server import WAIT_GUARD_S
 from tests.helpers.lsp import REPO, STATS, lsp_session, stats, wait_for_stats
 
 __all__ = ["STATS", "stats", "wait_for_stats"]  # re-exported for the tests and bench/soak.py
@@ -167,11 +168,11 @@ class RawServer:
         self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
     async def request(self, msg_id: int | str, method: str, params: Any,
-                      timeout: float = 10.0) -> dict[str, Any]:
+                      timeout: float = WAIT_GUARD_S) -> dict[str, Any]:
         self.send({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
         return await self.response(msg_id, timeout)
 
-    async def response(self, msg_id: int | str, timeout: float = 10.0) -> dict[str, Any]:
+    async def response(self, msg_id: int | str, timeout: float = WAIT_GUARD_S) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while msg_id not in self._responses:

@@ -26,7 +26,17 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
-from tests.helpers.lsp import MODEL, REPO, TEST_KEY, fake_env, inline, open_doc
+from tests.fake_backend.server import WAIT_GUARD_S
+from tests.helpers.lsp import (
+    MODEL,
+    REPO,
+    TEST_KEY,
+    fake_env,
+    inline,
+    open_doc,
+    wait_for_configuration_pull,
+    wait_for_index,
+)
 from tests.helpers.secrets import PEM_BODY, SECRET_CORPUS, SECRETS
 
 from .helpers import session
@@ -104,23 +114,23 @@ async def test_completions_send_no_secret(fake: FakeBackend, secret_ws: Path) ->
     app_uri = (secret_ws / "pkg" / "app.py").as_uri()
     async with session(fake_env(fake), root=secret_ws,
                        init_options={"debounceMs": 0}) as (lsp, _):
-        await asyncio.sleep(0.5)  # let the context engine index the workspace
+        await wait_for_index(lsp)  # the secrets must be indexed before the completions
         open_doc(lsp, app_uri, APP)
         lines = APP.split("\n")
         pem = _pem_lines(lines)
         for line in range(0, len(lines), 2):
             if pem[0] <= line <= pem[1]:
                 continue  # see test_cursor_inside_a_private_key_block_sends_none
-            await asyncio.wait_for(inline(lsp, app_uri, line, len(lines[line])), 10.0)
+            await asyncio.wait_for(inline(lsp, app_uri, line, len(lines[line])), WAIT_GUARD_S)
             await asyncio.wait_for(lsp.text_document_completion_async(types.CompletionParams(
                 text_document=types.TextDocumentIdentifier(uri=app_uri),
-                position=types.Position(line=line, character=len(lines[line]) // 2))), 10.0)
+                position=types.Position(line=line, character=len(lines[line]) // 2))), WAIT_GUARD_S)
         # Secret files, open in the editor: no request at all.
         before = len(fake.completion_requests)
         for path in (secret_ws / ".env", secret_ws / "config" / "secrets.yaml"):
             open_doc(lsp, path.as_uri(), path.read_text(), language_id="plaintext")
             for line in range(3):
-                await asyncio.wait_for(inline(lsp, path.as_uri(), line, 5), 10.0)
+                await asyncio.wait_for(inline(lsp, path.as_uri(), line, 5), WAIT_GUARD_S)
         assert len(fake.completion_requests) == before
     reqs = fake.completion_requests
     assert len(reqs) >= 20
@@ -143,7 +153,7 @@ async def test_cursor_inside_a_private_key_block_sends_none(fake: FakeBackend,
                        init_options={"debounceMs": 0}) as (lsp, _):
         open_doc(lsp, app_uri, APP)
         for line in range(begin, end + 1):
-            await asyncio.wait_for(inline(lsp, app_uri, line, 10), 10.0)
+            await asyncio.wait_for(inline(lsp, app_uri, line, 10), WAIT_GUARD_S)
     assert len(fake.completion_requests) == end - begin + 1
     assert leaks(fake.completion_requests) == {}
 
@@ -333,9 +343,10 @@ async def _key_session(fake: FakeBackend, tmp_path: Path, args: list[str]
         open_doc(lsp, uri, "def f(x):\n    return x\n")
         await inline(lsp, uri, 1, 12)
         await _exec(lsp, "devstral.explain", {"uri": uri, "range": _rng((0, 0), (2, 0))})
+        pulls = lsp.configuration_pulls  # type: ignore[attr-defined]
         lsp.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={
             "devstral": {"apiKey": CONFIG_KEY}}))
-        await asyncio.sleep(0.3)
+        await wait_for_configuration_pull(lsp, pulls)
         await inline(lsp, uri, 1, 10)
         messages = [m.message for m in lsp.messages]
         logs = [m.message for m in lsp.log_messages]
