@@ -24,14 +24,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .endpoints import (
-    Endpoint,
-    no_endpoint_message,
-    resolve_completion_endpoint,
-    resolve_endpoint,
-    resolve_provider,
-)
+from .endpoints import resolve_completion_endpoint, resolve_endpoint, resolve_provider
 from .fs_limits import UnreadableFile, read_regular
+from .model.endpoint import Endpoint, no_endpoint_message
 from .model.providers import AUTO, KEY_ENV_VARS, PRESETS, preset
 
 __all__ = [

@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..config import Endpoint
 from ..usage.meter import Usage, estimate_usage, request_text, usage_from_wire
+from .endpoint import Endpoint
 from .errors import BackendError, translate_error
 from .prompts import ModelRequest
 from .quirks import provider_fields

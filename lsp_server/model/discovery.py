@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..config import Endpoint
     from .client import ModelClient
+    from .endpoint import Endpoint
     from .providers import Preset
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ import json
 import time
 from typing import Any
 
-from ..config import Endpoint
 from ..privacy.masking import mask
+from .endpoint import Endpoint
 
 
 class BackendError(Exception):

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from lsp_server.config import Endpoint
 from lsp_server.edits.agent import (
     AgentError,
     AgentLimits,
@@ -22,6 +21,7 @@ from lsp_server.edits.agent import (
 from lsp_server.edits.overlay import Overlay
 from lsp_server.edits.workspace_edit import EditCapabilities, build_workspace_edit
 from lsp_server.model.client import ModelClient
+from lsp_server.model.endpoint import Endpoint
 from lsp_server.textdiff import apply_text_edits
 from tests.fake_backend import FakeBackend, Reply
 from tests.helpers.disk import snapshot

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lsp_server.config import Endpoint
 from lsp_server.model.client import BackendError, ModelClient
+from lsp_server.model.endpoint import Endpoint
 from lsp_server.model.prompts import ModelRequest
 from lsp_server.model.tool_calls import ToolCall
 from tests.fake_backend import FakeBackend, Reply

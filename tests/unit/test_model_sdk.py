@@ -94,7 +94,7 @@ def test_lazy_packages_bind_what_their_init_binds() -> None:
 
 GATEWAY_CHECK = r"""
 import asyncio, json, sys
-from lsp_server.config import Endpoint
+from lsp_server.model.endpoint import Endpoint
 from lsp_server.model.client import BackendError, ModelClient
 from lsp_server.model.prompts import ModelRequest
 from tests.fake_backend import FakeBackend, Reply
