@@ -142,7 +142,7 @@ async def test_typing_or_cancelling_closes_the_model_call(
     rename(lsp, uri)
     fake.enqueue(Reply.hang())
     msg_id, future = send_cancellable(lsp, NEXT_EDIT, params(uri, 2, 0, 23))
-    [req] = await fake.wait_for_requests_async(1, timeout=30)
+    [req] = await fake.wait_for_requests_async(1)
     if how == "typing":
         change_doc(lsp, uri, 3, (4, 17), (4, 17), "  # done")
         assert await future is None

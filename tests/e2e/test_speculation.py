@@ -9,6 +9,7 @@ import asyncio
 from lsprotocol import types
 
 from tests.fake_backend import FakeBackend, Reply
+from tests.fake_backend.server import WAIT_GUARD_S
 from tests.helpers.lsp import (
     cancel_request,
     change_doc,
@@ -40,11 +41,11 @@ async def test_typing_along_a_started_call_sends_nothing_new(fake: FakeBackend) 
                 lsp, types.TEXT_DOCUMENT_INLINE_COMPLETION,
                 inline_params(URI, 1, col, invoked=False))
             if key == " " and col == 7:
-                await fake.wait_for_requests_async(1, timeout=60)  # started before the pause
-        result = await asyncio.wait_for(future, 30)
+                await fake.wait_for_requests_async(1)  # started before the pause
+        result = await asyncio.wait_for(future, WAIT_GUARD_S)
         assert result is not None and result.items[0].insert_text == "    r1 = a + b"
         [req] = fake.completion_requests
-        await req.wait_done_async(timeout=10)
+        await req.wait_done_async()
         assert not req.client_disconnected
         stats = await lsp.protocol.send_request_async("devstral/stats", {})
         starts = (stats["speculative_starts"] if isinstance(stats, dict)
@@ -64,13 +65,13 @@ async def test_a_started_call_is_dropped_when_the_text_diverges(fake: FakeBacken
         change_doc(lsp, URI, 2, (1, 6), (1, 6), " ")
         first, _future = send_cancellable(
             lsp, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(URI, 1, 7, invoked=False))
-        [req] = await fake.wait_for_requests_async(1, timeout=60)
+        [req] = await fake.wait_for_requests_async(1)
         while req.t_first_chunk is None and not req.done:
             await asyncio.sleep(0.01)  # polls an event (the first chunk), not a duration
         cancel_request(lsp, first)
         change_doc(lsp, URI, 3, (1, 7), (1, 7), "(")
         _second, later = send_cancellable(
             lsp, types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params(URI, 1, 8, invoked=False))
-        result = await asyncio.wait_for(later, 30)
+        result = await asyncio.wait_for(later, WAIT_GUARD_S)
         assert result is not None and result.items[0].insert_text == "    r1 (a, b)"
         assert len(fake.completion_requests) == 2

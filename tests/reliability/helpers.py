@@ -186,7 +186,7 @@ class RawServer:
     def notify(self, method: str, params: Any) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})
 
-    async def close(self, timeout: float = 5.0) -> int | None:
+    async def close(self, timeout: float = WAIT_GUARD_S) -> int | None:
         """shutdown + exit; kill if it does not leave. Returns the exit code."""
         if self.proc.returncode is None:
             try:
