@@ -123,7 +123,7 @@ class DevstralServer(LanguageServer):
         from .usage.accounting import UsageAccounting
         from .usage.store import UsageStore, state_dir
 
-        self.status = StatusTracker(self._send_status)
+        self.status = StatusTracker(self._send_status, held=True)  # until `initialized` ends
         self.usage = UsageAccounting(
             UsageStore(state_dir(self.environ)),
             provider=lambda: self.endpoint.provider,

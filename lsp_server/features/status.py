@@ -34,8 +34,11 @@ def _short(message: str) -> str:
 
 
 class StatusTracker:
-    def __init__(self, send: Callable[[StatusParams], None]) -> None:
+    def __init__(self, send: Callable[[StatusParams], None], *, held: bool = False) -> None:
+        """`held`: send nothing before `announce()`. The server holds its status until its
+        start-up is over: clients show "ready" on the first one, and it must mean ready."""
         self._send = send
+        self._held = held
         self.in_flight = 0
         self.error = ""
         self.backing_off = ""
@@ -96,6 +99,8 @@ class StatusTracker:
         return {"kind": kind, "state": state, "message": message, "busy": busy}
 
     def _emit(self) -> None:
+        if self._held:
+            return
         now = self.current()
         if now == self.last:
             return
@@ -106,5 +111,7 @@ class StatusTracker:
             log.debug("could not send %s", STATUS_METHOD, exc_info=True)
 
     def announce(self) -> None:
-        """Send the first status (after `initialized`); later calls send only changes."""
+        """Send the first status (at the end of `initialized`: what changed while held shows
+        in it); later calls send only changes."""
+        self._held = False
         self._emit()

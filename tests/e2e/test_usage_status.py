@@ -17,6 +17,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.fake_backend import FakeBackend, Reply
+from tests.fake_backend.server import WAIT_GUARD_S
 from tests.helpers.lsp import (
     REPO,
     TEST_KEY,
@@ -25,6 +26,7 @@ from tests.helpers.lsp import (
     open_doc,
     server_env,
 )
+from tests.reliability.helpers import RawServer, init_params
 
 MODEL = "mistral-small-latest"
 # A long stable file: consecutive requests share a prefix of well over 64 tokens.
@@ -241,6 +243,36 @@ async def test_status_across_an_outage_and_recovery(tmp_path: Path) -> None:
             assert statuses.states()[mark:] == ["busy", "ready"]
             assert statuses.states()[0] == "ready"  # announced once after `initialized`
             assert statuses.states().count("ready") == 2
+
+
+async def test_first_status_comes_once_start_up_is_done(tmp_path: Path) -> None:
+    """Clients show "ready" on the first `devstral/status`: the server sends it only once its
+    start-up is over (settings pulled, file watching registered and answered). In VS Code a key
+    typed while the watcher registration was still being handled got no inline completion."""
+    with FakeBackend(models=[MODEL]) as fb:
+        raw = await RawServer.start(_env(fb, tmp_path / "state"))
+        raw.hold = {"client/registerCapability"}
+        try:
+            resp = await raw.request(1, "initialize", init_params("vscode-inline", tmp_path),
+                                     timeout=WAIT_GUARD_S)
+            assert "result" in resp, resp
+            raw.notify("initialized", {})
+            reg = await raw.incoming("client/registerCapability")
+            [watch] = reg["params"]["registrations"]
+            assert watch["method"] == "workspace/didChangeWatchedFiles"
+            # The server answers meanwhile; a status sent before this answer would precede it
+            # on the wire.
+            assert "result" in await raw.request(2, "devstral/usage", {}, timeout=WAIT_GUARD_S)
+            methods = [m.get("method") for m in raw.notifications]
+            assert "devstral/status" not in methods, methods
+            assert methods.index("workspace/configuration") < methods.index(
+                "client/registerCapability")
+            raw.send({"jsonrpc": "2.0", "id": reg["id"], "result": None})
+            status = await raw.incoming("devstral/status")
+            assert status["params"] == {"kind": "Normal", "state": "ready", "message": "",
+                                        "busy": False}
+        finally:
+            await raw.close()
 
 
 async def test_status_inactive_for_a_secret_file(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tests.fake_backend.server import WAIT_GUARD_S
-from tests.helpers.lsp import REPO, STATS, lsp_session, stats, wait_for_stats
+from tests.helpers.lsp import REPO, STATS, lsp_session, stats, wait_for_stats, wait_until
 
 __all__ = ["STATS", "stats", "wait_for_stats"]  # re-exported for the tests and bench/soak.py
 
@@ -121,6 +121,8 @@ class RawServer:
         self.proc = proc
         self.notifications: list[dict[str, Any]] = []
         self._responses: dict[Any, dict[str, Any]] = {}
+        self.hold: set[str] = set()
+        """Methods of server requests left unanswered: the test answers them (`send`)."""
         self._reader = asyncio.ensure_future(self._read_loop())
 
     @classmethod
@@ -152,7 +154,8 @@ class RawServer:
                 self._responses[msg["id"]] = msg
             else:
                 self.notifications.append(msg)
-                if "id" in msg:  # a request from the server: answer like a plain client
+                if "id" in msg and msg.get("method") not in self.hold:
+                    # a request from the server: answer like a plain client
                     result: Any = None
                     if msg.get("method") == "workspace/configuration":
                         result = [None] * len(msg.get("params", {}).get("items", []))
@@ -182,6 +185,16 @@ class RawServer:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
             await asyncio.sleep(0.005)
         return self._responses.pop(msg_id)
+
+    async def incoming(self, method: str) -> dict[str, Any]:
+        """The first notification or request from the server with this method (waits)."""
+        def seen() -> list[dict[str, Any]]:
+            return [m for m in self.notifications if m.get("method") == method]
+
+        await wait_until(lambda: bool(seen()) or self.proc.returncode is not None,
+                         f"{method} received from the server")
+        assert seen(), f"the server exited with {self.proc.returncode} before sending {method}"
+        return seen()[0]
 
     def notify(self, method: str, params: Any) -> None:
         self.send({"jsonrpc": "2.0", "method": method, "params": params})

@@ -203,6 +203,21 @@ def test_status_transitions_and_dedup() -> None:
     assert sent[-1]["state"] == "busy"
 
 
+def test_status_held_until_announced() -> None:
+    sent: list[dict[str, Any]] = []
+    st = StatusTracker(sent.append, held=True)
+    st.set_budget(None)
+    st.call_started()
+    st.call_finished()
+    assert sent == []
+    st.set_budget("budget reached")
+    st.announce()  # what changed while held is in the first status
+    assert [s["state"] for s in sent] == ["paused"]
+    st.announce()
+    st.set_budget(None)
+    assert [s["state"] for s in sent] == ["paused", "ready"]
+
+
 def test_provider_fields_by_preset() -> None:
     scope = "/home/alice/secret-project"
     for provider in ("mistral", "codestral", "openai", "openrouter"):

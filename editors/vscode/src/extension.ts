@@ -510,6 +510,10 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     showServerMessage(params.type, params.message);
   });
   c.onNotification('devstral/status', (params: ServerStatus) => {
+    firstStatus.set(c, params);
+    if (!started.has(c)) {
+      return; // shown once the client has registered its providers (readyOnceStarted)
+    }
     status?.fromServer(params);
     refreshUsageSoon();
   });
@@ -524,6 +528,8 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
         // the client runs by itself), or text typed meanwhile gets no inline completion.
         void c.start().then(() => readyOnceStarted(c), () => undefined);
       } else if (e.newState === State.Starting) {
+        started.delete(c); // a crash restart: a new server, whose own first status counts
+        firstStatus.delete(c);
         status?.set('starting');
       } else if (e.newState === State.Stopped && status?.current !== 'error') {
         status?.set('stopped', 'the server is not running; run "Devstral: Restart Server"');
@@ -550,11 +556,35 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   }
 }
 
-/** Show "ready" once `c` is fully started: its inline completion provider is registered. */
+/** Clients whose start finished (providers registered) since their server last started. */
+const started = new WeakSet<LanguageClient>();
+/** The server's last `devstral/status` since it last started. */
+const firstStatus = new WeakMap<LanguageClient, ServerStatus>();
+
+/** Whether this server sends `devstral/status`: devstral-lsp sends its first one once its own
+ * start-up is over (settings pulled, file watching registered). */
+function serverReportsStatus(c: LanguageClient): boolean {
+  return c.initializeResult?.serverInfo?.name === 'devstral-lsp';
+}
+
+/** Show "ready" once `c` is fully started (its inline completion provider registered) and,
+ * for devstral-lsp, once the server said it is ready too: a key typed while the server was
+ * still finishing its start-up (registering file watching) got no inline completion. */
 function readyOnceStarted(c: LanguageClient): void {
-  if (client === c && c.isRunning() && (status?.current === 'starting' || status?.current === 'stopped')) {
-    status?.set('ready');
+  if (client !== c || !c.isRunning()) {
+    return;
   }
+  started.add(c);
+  if (status?.current !== 'starting' && status?.current !== 'stopped') {
+    return;
+  }
+  const reported = firstStatus.get(c);
+  if (reported) {
+    status?.fromServer(reported);
+  } else if (!serverReportsStatus(c)) {
+    status?.set('ready'); // an older or another server: ready once the client started
+  }
+  // else: the server's first `devstral/status` sets it (the notification handler).
 }
 
 async function stopClient(): Promise<void> {
