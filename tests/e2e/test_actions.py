@@ -23,6 +23,7 @@ from tests.helpers.lsp import (
     lsp_session,
     open_doc,
     send_cancellable,
+    stats,
     wait_for_messages,
 )
 
@@ -233,7 +234,8 @@ async def test_rewrite_command_uses_the_instruction(fake: FakeBackend, ws: Path)
 
 async def test_command_refuses_stale_edit(fake: FakeBackend, ws: Path) -> None:
     uri = (ws / "calc.py").as_uri()
-    fake.enqueue(Reply.text(DOC_REPLY, ttft=0.6))
+    fake.enqueue(Reply.text(DOC_REPLY))
+    fake.hold()  # the model answers only once the edit below has reached the server
     async with lsp_session(fake_env(fake), root=ws, client="emacs-eglot-1.9") as (lsp, _):
         open_doc(lsp, uri, SOURCE)
         action = by_title(await list_actions(lsp, uri, (4, 6)), "Devstral: Add docstring")
@@ -243,6 +245,8 @@ async def test_command_refuses_stale_edit(fake: FakeBackend, ws: Path) -> None:
                                        arguments=action.command.arguments)))
         await fake.wait_for_requests_async(1)
         change_doc(lsp, uri, 2, (7, 0), (7, 0), "# typing meanwhile\n")
+        await stats(lsp)  # answered after the didChange before it was handled
+        fake.release()
         out = await asyncio.wait_for(pending, WAIT_GUARD_S)
         assert out["applied"] is False
         assert lsp.applied_edits == []  # type: ignore[attr-defined]

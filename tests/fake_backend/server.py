@@ -296,6 +296,8 @@ class FakeBackend:
         self._server: asyncio.Server | None = None
         self._conns: dict[Connection, asyncio.Task[None]] = {}
         self._port: int | None = None
+        self._released = threading.Event()
+        self._released.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -414,6 +416,19 @@ class FakeBackend:
                     f"expected {n} requests, got {len(self._requests)} in {timeout}s"
                 )
             return list(self._requests)
+
+    def hold(self) -> None:
+        """Hold every model reply (once its request is recorded) until :meth:`release`.
+
+        A test that must order what the server sees around a model call (an edit typed while
+        the model works) releases the reply after that event instead of betting on a ``ttft``
+        being longer than the server takes on a loaded machine. A held reply then plays on its
+        own schedule, from ``t_received``: any delay already past is not waited again."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Let held replies (and later ones) go."""
+        self._released.set()
 
     async def wait_for_requests_async(self, n: int,
                                       timeout: float = WAIT_GUARD_S) -> list[RecordedRequest]:
@@ -599,6 +614,8 @@ class FakeBackend:
             msg = "FakeBackend: no scripted reply (queue empty and no default)"
             await self._send_json(conn, 500, wire.error_body(500, msg), rec=rec)
             return
+        while not self._released.is_set():  # see hold(); a disconnect cancels this wait
+            await asyncio.sleep(_POLL_INTERVAL)
         await self._play(conn, rec, reply, style, ex)
 
     def _model_json(self, model_id: str) -> dict[str, Any]:

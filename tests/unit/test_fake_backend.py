@@ -26,6 +26,7 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.fake_backend import FakeBackend, RecordedRequest, Reply
+from tests.fake_backend.server import WAIT_GUARD_S
 
 MODEL = "devstral-small-latest"
 USER: list[Any] = [{"role": "user", "content": "complete this"}]
@@ -77,6 +78,22 @@ async def test_non_streamed_text_and_recording(fb: FakeBackend, client: openai.A
     assert req.status == 200 and req.t_finished is not None and req.t_finished >= req.t_received
     assert not req.client_disconnected and req.t_disconnected is None
     assert req.reply is not None and req.reply.kind == "text"
+
+
+async def test_a_held_reply_waits_for_release(fb: FakeBackend, client: openai.AsyncOpenAI) -> None:
+    fb.hold()
+    fb.enqueue(Reply.text("held", ttft=0.0), Reply.text("later"))
+    pending = asyncio.ensure_future(
+        client.chat.completions.create(model=MODEL, messages=USER))
+    [req] = await fb.wait_for_requests_async(1)
+    # Recorded but unanswered while held: a second request round-trips past it.
+    other = await client.models.list()
+    assert other.data and not pending.done() and req.status is None
+    fb.release()
+    resp = await asyncio.wait_for(pending, WAIT_GUARD_S)
+    assert resp.choices[0].message.content == "held"
+    resp = await client.chat.completions.create(model=MODEL, messages=USER)
+    assert resp.choices[0].message.content == "later"  # released for good
 
 
 async def test_streamed_text_follows_openai_chunk_protocol(
