@@ -244,13 +244,16 @@ def test_extension_in_real_vscode(code_server: dict[str, Any], fake: FakeBackend
                 _wait_for(lambda n=known_starts: len(_lines(starts)) > n, 60,  # type: ignore[misc]
                           "a new server start")
             elif need == "crash":
+                # Counted before the kill: the extension may restart the server before the
+                # count below would be taken (then "restarted" waited for a start already seen).
+                known_starts = len(_lines(starts))
                 pid = int(_lines(starts)[-1].split()[0])
                 os.kill(pid, signal.SIGKILL)  # the server this test's wrapper started
             elif need == "bad-server-path":
                 _write_machine_settings(code_server["user_data"], "/nonexistent/devstral-lsp")
             elif need == "good-server-path":
                 _write_machine_settings(code_server["user_data"], str(code_server["wrapper"]))
-            if need:
+            if need and need != "crash":
                 known_starts = len(_lines(starts))
                 driver.send("ok")
     finally:
