@@ -253,8 +253,9 @@ def test_extension_in_real_vscode(code_server: dict[str, Any], fake: FakeBackend
                 _write_machine_settings(code_server["user_data"], "/nonexistent/devstral-lsp")
             elif need == "good-server-path":
                 _write_machine_settings(code_server["user_data"], str(code_server["wrapper"]))
-            if need and need != "crash":
-                known_starts = len(_lines(starts))
+            if need:
+                if need != "crash":
+                    known_starts = len(_lines(starts))
                 driver.send("ok")
     finally:
         driver.kill()
