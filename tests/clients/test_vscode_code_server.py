@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -271,6 +272,10 @@ def test_extension_in_real_vscode(code_server: dict[str, Any], fake: FakeBackend
     bad = [c for c in report["checks"] if not c["ok"]]
     assert not bad, json.dumps(report["checks"], indent=1)
     assert len(report["checks"]) >= 10, report["checks"]
+    dropped = [line for line in steps if '"droppedTrigger"' in line]
+    if dropped:  # VS Code made no fetch for a typed key; the driver triggered by hand (see driver)
+        warnings.warn(f"VS Code dropped {len(dropped)} typed-key trigger(s): {dropped}",
+                      stacklevel=1)
 
     # The server was started by the extension with --stdio: first start, restart, crash, fixed path.
     launched = _lines(starts)

@@ -65,7 +65,14 @@ const browser = await chromium.launchPersistentContext(scenario.chromiumProfile,
 const page = browser.pages()[0] ?? (await browser.newPage());
 // The browser console (VS Code logs each inline completion fetch there: editor.inlineSuggest.logFetch).
 const consoleLog = fs.createWriteStream(path.join(scenario.outDir, '..', 'browser-console.log'));
-page.on('console', (msg) => consoleLog.write(`${new Date().toISOString()} [${msg.type()}] ${msg.text()}\n`));
+let fetchesLogged = 0; // VS Code's InlineCompletions.fetch lines: it asked the providers
+page.on('console', (msg) => {
+  const text = msg.text();
+  if (text.includes('InlineCompletions.fetch')) {
+    fetchesLogged++;
+  }
+  consoleLog.write(`${new Date().toISOString()} [${msg.type()}] ${text}\n`);
+});
 const shot = async (name) => {
   const file = path.join(scenario.outDir, `${name}.png`);
   await page.screenshot({ path: file });
@@ -211,24 +218,40 @@ async function focusDescription() {
 }
 
 /** Type `text` at `line`:`column`, then wait for the ghost text it brings. VS Code asks the
- * extension's provider on each typed character; the wait is a broken-test guard. */
+ * extension's provider on each typed character; the waits are broken-test guards.
+ *
+ * VS Code 1.139 sometimes drops the automatic trigger of a typed key without asking any
+ * provider (no `InlineCompletions.fetch` at all; about 1 run in 5 under a CPU burner; the
+ * cause is inside VS Code, see bench/RESULTS.md "first ghost text"). A user then types on or
+ * triggers by hand; the driver does the latter, but only when VS Code made no fetch for the
+ * key, and says so (`droppedTrigger`). A fetch that brings no ghost text still fails. */
 async function askForGhost(line, column, text, timeoutMs) {
   emit({ step: `askForGhost ${line}:${column} status=${await statusLabel()}` });
   await goto(line, column);
+  const fetchesBefore = fetchesLogged;
   await page.keyboard.type(text, { delay: 30 });
   emit({ step: `typed ${JSON.stringify(text)} status=${await statusLabel()}` });
+  const first = await until(async () => {
+    const shown = await ghostText();
+    return shown ? { shown } : (fetchesLogged > fetchesBefore ? { fetched: true } : null);
+  }, timeoutMs, 'ghost text or a fetch').catch(() => null);
+  if (first?.shown) {
+    return first.shown;
+  }
+  let how = 'typed';
+  if (first === null) {
+    // No fetch for the typed key: VS Code dropped its trigger. Ask as a user would.
+    how = 'explicit trigger';
+    emit({ droppedTrigger: `${line}:${column}`, focus: await focusDescription() });
+    await runCommand('Trigger Inline Suggestion');
+  }
   const ghost = await until(async () => (await ghostText()) || null, timeoutMs, 'ghost text')
     .catch(() => null);
   if (!ghost) {
     await shot(`no-ghost-${line}-${column}`);
-    const focus = await focusDescription();
-    // Diagnosis only (the check still fails): does an explicit trigger fetch? Yes = VS Code
-    // dropped the typed key's automatic trigger; no = the provider or the editor is not ready.
-    const explicit = await runCommand('Trigger Inline Suggestion')
-      .then(() => until(async () => (await ghostText()) || null, timeoutMs, 'ghost text after an explicit trigger'))
-      .then((g) => `shown: ${JSON.stringify(g)}`, (e) => `none (${String(e).slice(0, 200)})`);
-    throw new Error(`no ghost text after typing at ${line}:${column}; focus: ${focus}; `
-      + `status: ${await statusLabel()}; after "Trigger Inline Suggestion": ${explicit}`);
+    throw new Error(`no ghost text after typing at ${line}:${column} (${how}; VS Code fetches `
+      + `since the key: ${fetchesLogged - fetchesBefore}); focus: ${await focusDescription()}; `
+      + `status: ${await statusLabel()}`);
   }
   return ghost;
 }
