@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from pygls import uris
@@ -25,3 +26,17 @@ def uri_to_path(uri: str) -> Path | None:
     if not path:
         return None
     return Path(os.path.abspath(path))
+
+
+def innermost_root(path: Path, roots: Iterable[Path]) -> Path | None:
+    """The innermost of `roots` that contains `path` (or is it), compared lexically.
+
+    One answer for every feature that maps a file to its workspace folder (the privacy
+    rules, the test-file convention), so nested folders resolve the same way everywhere.
+    """
+    best: Path | None = None
+    for root in roots:
+        if (path == root or root in path.parents) and (
+                best is None or len(root.parts) > len(best.parts)):
+            best = root
+    return best

@@ -12,23 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..uris import innermost_root
+
 _JS = {".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs"}
-
-
-def _root_of(path: Path, roots: Sequence[Path]) -> Path | None:
-    best: Path | None = None
-    for root in roots:
-        if path == root or root in path.parents:
-            if best is None or len(root.parts) > len(best.parts):
-                best = root
-    return best
 
 
 def matching_test_path(path: Path, roots: Sequence[Path] = ()) -> Path | None:
     """The matching test file for `path`, or None when the language has no convention here."""
     suffix = path.suffix.lower()
     stem = path.stem
-    root = _root_of(path, roots)
+    root = innermost_root(path, roots)
     if suffix == ".py":
         if stem.startswith("test_") or stem.endswith("_test"):
             return None

@@ -25,6 +25,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..uris import innermost_root
 from .ignore_files import GITIGNORE_FILE, IGNORE_FILE, IgnoreTree
 from .secret_files import secret_file_reason
 
@@ -73,10 +74,7 @@ class PrivacyGuard:
 
     def root_of(self, path: Path) -> Path | None:
         """The innermost workspace root containing `path`."""
-        for root in self._roots:
-            if _under(path, root) is not None:
-                return root
-        return None
+        return innermost_root(path, self._roots)
 
     def _locate(self, path: Path, *, real: bool) -> tuple[Path, tuple[str, ...]] | None:
         """(root, parts below it): lexically for a path as named, against the roots' real
