@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import dataclasses
 import json
 import random
 import re
@@ -30,7 +31,12 @@ from lsp_server.context.engine import ContextEngine
 from lsp_server.context.recent import EditHistory
 from lsp_server.context.sticky import shared_prefix_ratio
 from lsp_server.context.types import PromptContext
-from lsp_server.model.prompts import HOLE_MARKER, CompletionOptions, build_completion_request
+from lsp_server.model.prompts import (
+    HOLE_MARKER,
+    CompletionOptions,
+    PromptLayout,
+    build_completion_request,
+)
 
 CALL_RE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]{3,})\(")
 FROM_IMPORT_RE = re.compile(r"^from (\.*[\w.]*) import ([\w, ]+)$", re.M)
@@ -73,11 +79,18 @@ OPTS = CompletionOptions(
     model="devstral-small-latest", mode="prefix", multiline=False, prefix_style="mistral"
 )
 """The default preset's request (Mistral API, assistant prefix)."""
+LAYOUT: list[PromptLayout] = ["file"]  # --prompt-layout
+
+
+def stable_suffix() -> bool:
+    """What the server passes the engine for the layout (`LiveContext.build`)."""
+    return LAYOUT[0] == "suffixFirst"
 
 
 def request_text(ctx: PromptContext) -> str:
     """The request body the server would send for `ctx`, serialised as on the wire."""
-    return json.dumps(build_completion_request(ctx, OPTS).body, ensure_ascii=False)
+    opts = dataclasses.replace(OPTS, layout=LAYOUT[0])
+    return json.dumps(build_completion_request(ctx, opts).body, ensure_ascii=False)
 
 
 def hole_at(body: str) -> int:
@@ -121,7 +134,8 @@ def typing_session(
         clock.now += 3.0 if pause_every and i > 1 and (i - 1) % pause_every == 0 else 0.1
         new_text = text[:offset] + typed[:i] + text[offset:]
         engine.on_change(uri, new_text)
-        ctx = engine.build(uri=uri, text=new_text, offset=offset + i, language_id="python")
+        ctx = engine.build(uri=uri, text=new_text, offset=offset + i, language_id="python",
+                           stable_suffix=stable_suffix())
         body = request_text(ctx)
         if prev is not None:
             ratio = shared_prefix_ratio(prev, body)
@@ -166,7 +180,8 @@ def heldout(root: Path, budget: int) -> int:
         call = site["call"]
         offset = text.index(call) + call.index("(") + 1
         ctx = engine.build(uri=path.as_uri(), text=text, offset=offset,
-                           language_id=HELDOUT_LANGS[path.suffix], open_documents={})
+                           language_id=HELDOUT_LANGS[path.suffix], open_documents={},
+                           stable_suffix=stable_suffix())
         want = [d for d in engine.index.lookup(site["name"])
                 if d.path == root / site["def"] and d.container == site.get("container")]
         assert len(want) == 1, (site, want)
@@ -195,9 +210,12 @@ def main() -> int:
     ap.add_argument("--max-files", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=4)
     ap.add_argument("--typing-sites", type=int, default=30)
+    ap.add_argument("--prompt-layout", choices=("file", "suffixFirst"), default="file",
+                    help="the promptLayout setting the request bodies are rendered with")
     ap.add_argument("--heldout", type=Path,
                     help="only measure the held-out call sites in DIR (DIR/sites.json)")
     args = ap.parse_args()
+    LAYOUT[0] = args.prompt_layout
     if args.heldout:
         return heldout(args.heldout, args.budget)
     roots = args.root or [Path(sysconfig.get_paths()["stdlib"])]
@@ -272,7 +290,8 @@ def main() -> int:
         uri = path.as_uri()
         started = time.perf_counter()
         ctx = engine.build(
-            uri=uri, text=text, offset=offset, language_id="python", open_documents={}
+            uri=uri, text=text, offset=offset, language_id="python", open_documents={},
+            stable_suffix=stable_suffix(),
         )
         latencies.append((time.perf_counter() - started) * 1e3)
         for k in counts:
@@ -283,7 +302,8 @@ def main() -> int:
     imp_hits = 0
     for path, text, offset, d in imported:
         ctx = engine.build(
-            uri=path.as_uri(), text=text, offset=offset, language_id="python", open_documents={}
+            uri=path.as_uri(), text=text, offset=offset, language_id="python", open_documents={},
+            stable_suffix=stable_suffix(),
         )
         over += ctx.token_counts["total"] > args.budget
         imp_hits += shows(engine, ctx, d)

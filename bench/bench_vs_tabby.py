@@ -77,6 +77,8 @@ READ_PAUSE = 0.8
 CHARS_PER_TOKEN = 4
 SPECULATE = ["auto"]  # devstral-lsp's DEVSTRAL_SPECULATE (--speculate)
 PROVIDER = ["openai"]  # devstral-lsp's preset (--provider)
+CONTEXT_TOKENS: list[int | None] = [None]  # devstral-lsp's contextTokens setting (--context-tokens)
+PROMPT_LAYOUT = ["file"]  # devstral-lsp's promptLayout setting (--prompt-layout)
 PAID_MODEL = "mistral-small-latest"
 _MISTRAL = price_for("mistral", PAID_MODEL)[0]
 CACHED_RATIO = _MISTRAL.cached_input / _MISTRAL.input
@@ -263,7 +265,12 @@ async def one_run(server: Server, profile: Profile, backend: FakeBackend, tabby:
         assert server.home is not None
         env = {"HOME": str(server.home), "PATH": os.environ.get("PATH", "")}
         argv = [shutil.which("node") or "node", str(server.home / "cli.js"), "--lsp", "--stdio"]
-    lsp = await LspClient.spawn(env, argv=argv)
+    settings: dict[str, Any] | None = None
+    if server.kind == "devstral":
+        settings = {"promptLayout": PROMPT_LAYOUT[0]}
+        if CONTEXT_TOKENS[0] is not None:
+            settings["contextTokens"] = CONTEXT_TOKENS[0]
+    lsp = await LspClient.spawn(env, argv=argv, settings=settings)
     try:
         init_s, _ = await lsp.initialize("vscode-inline", root=root)
         path = root / "trace.py"
@@ -465,7 +472,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--provider", choices=("openai", "mistral"), default="openai",
                     help="devstral-lsp's preset: a local OpenAI-compatible server (bills "
                          "nothing) or Mistral (paid; its cost model keeps the debounce)")
+    ap.add_argument("--context-tokens", type=int, default=None,
+                    help="devstral-lsp's contextTokens setting (its prompt budget; default "
+                         "4096): what a smaller prompt saves against what it costs in context")
+    ap.add_argument("--prompt-layout", choices=("file", "suffixFirst"), default="file",
+                    help="devstral-lsp's promptLayout setting (model/prompts.PromptLayout)")
     args = ap.parse_args(argv)
+    CONTEXT_TOKENS[0] = args.context_tokens
+    PROMPT_LAYOUT[0] = args.prompt_layout
     SPECULATE[0] = args.speculate
     PROVIDER[0] = args.provider
     tabby_js: Path | None = None if args.no_tabby else args.tabby_js
@@ -477,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     print(f"load average at start: {' '.join(load)} (2 cores shared with other sessions); "
-          f"devstral-lsp provider {args.provider}, speculate {args.speculate}")
+          f"devstral-lsp provider {args.provider}, speculate {args.speculate}, "
+          f"contextTokens {args.context_tokens or 'default'}, promptLayout {args.prompt_layout}")
     summaries: dict[str, dict[str, Any]] = {}
     for name in args.profiles.split(","):
         runs = asyncio.run(run_profile(PROFILES[name], args.reps, tabby_js,

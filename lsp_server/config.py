@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import attrs
@@ -27,6 +27,7 @@ import attrs
 from .endpoints import resolve_completion_endpoint, resolve_endpoint, resolve_provider
 from .fs_limits import UnreadableFile, read_regular
 from .model.endpoint import Endpoint, no_endpoint_message
+from .model.prompts import PromptLayout
 from .model.providers import AUTO, KEY_ENV_VARS, PRESETS, preset
 
 __all__ = [
@@ -188,6 +189,10 @@ class Settings:
     prompt_mode: PromptModeSetting = _setting(  # noqa: RUF009
         "auto", project="allow", validator=_choice("auto", "chat", "prefix", "fim"))
     """How completions are asked for: chat, prefix (assistant continuation) or fim."""
+    prompt_layout: PromptLayout = _setting(  # noqa: RUF009
+        "file", project="allow", validator=_choice(*get_args(PromptLayout), hint=True))
+    """How a chat prompt shows the current file: in order (`file`), or the code after the
+    cursor first (`suffixFirst`, cached by providers while you type; see model/prompts.py)."""
     temperature: float = _setting(0.1, project="allow", validator=_number(0, 2, integer=False),
                                   converter=_as_float)
     max_tokens: int = _setting(128, project="lower", validator=_number(1, 8192, integer=True))

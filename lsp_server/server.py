@@ -487,7 +487,8 @@ class DevstralServer(LanguageServer):
 
         ep = self.completion_endpoint
         billed = not is_free_endpoint(ep.base_url, ep.provider, ep.model or "")
-        ctx = self.context.build(doc, offset, self.settings.context_tokens, billed=billed)
+        ctx = self.context.build(doc, offset, self.settings.context_tokens, billed=billed,
+                                 stable_suffix=self.settings.prompt_layout == "suffixFirst")
         if ctx is not None and "\r" in ctx.prefix + ctx.suffix:
             # The model sees "\n" only; answers get the file's line ending back on the way out.
             ctx.prefix = normalize_newlines(ctx.prefix)

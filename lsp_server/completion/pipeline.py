@@ -360,6 +360,7 @@ class CompletionPipeline:
             # a str from the preset table, one of PrefixStyle's values by construction
             prefix_style=endpoint.prefix_style,  # type: ignore[arg-type]
             fim_style=endpoint.fim_style,
+            layout=settings.prompt_layout,
         )
         return build_completion_request(ctx, opts), multiline
 

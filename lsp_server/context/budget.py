@@ -189,11 +189,15 @@ def cut_prefix(
 
 
 def cut_suffix(
-    text: str, max_tokens: int, count: Counter, *, first_line: int = 0
+    text: str, max_tokens: int, count: Counter, *, first_line: int = 0, snap_lines: int = 1
 ) -> tuple[str, int, bool]:
     """Keep the first lines of `text` within `max_tokens`, cutting whole lines from the bottom.
 
     `first_line` (the document line of the text's first line) only aligns the memoised blocks.
+    With `snap_lines` > 1 a cut keeps a multiple of `snap_lines` lines (counted from the cursor,
+    so a line typed above leaves the kept text as it was): the bottom of the suffix then stays
+    put while the room it gets moves by a few tokens from one request to the next, which is
+    what a prompt cache needs when the suffix comes before the cursor (`suffixFirst` layout).
     """
     if not text or max_tokens <= 0:
         return "", 0, bool(text)
@@ -202,6 +206,8 @@ def cut_suffix(
     if end == 0:
         out = _head_tokens(lines[0], max_tokens, count)
         return out, count(out), True
+    if snap_lines > 1 and snap_lines <= end < len(lines):
+        end -= end % snap_lines
     out = "".join(lines[:end])
     exact = count(out)
     while exact > max_tokens and end > 1:

@@ -241,6 +241,7 @@ class ContextEngine:
         open_documents: Mapping[str, tuple[str, str]] | None = None,
         budget_tokens: int | None = None,
         billed: bool = False,
+        stable_suffix: bool = False,
     ) -> PromptContext:
         """The prompt context for a completion at `offset` (a character index into `text`).
 
@@ -250,6 +251,9 @@ class ContextEngine:
         in full on every call: it keeps its own share of the budget instead of taking what the
         prefix and the snippets left (which, in a file without other context, doubled the
         uncached part for code far below the cursor).
+
+        `stable_suffix`: the prompt shows the suffix before the cursor (`suffixFirst`), so its
+        bottom snaps to whole blocks of lines and stays put while the user types (cacheable).
 
         Raises `ContextBlocked` for secret or `.devstralignore`d documents: nothing of them may
         be sent, so the caller must not make a request at all.
@@ -327,7 +331,8 @@ class ContextEngine:
         if billed:
             suffix_room = min(suffix_room, most["suffix"])
         suffix, s_tokens, s_cut = cut_suffix(
-            suffix_raw, suffix_room, count, first_line=sw.start_line
+            suffix_raw, suffix_room, count, first_line=sw.start_line,
+            snap_lines=self.snap_lines if stable_suffix else 1,
         )
 
         ctx.prefix, ctx.suffix = prefix, suffix

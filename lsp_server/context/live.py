@@ -88,9 +88,9 @@ class LiveContext:
         return self.engine.blocked_reason(uri)
 
     def build(self, doc: LiveDocument, offset: int, budget_tokens: int, *,
-              billed: bool = False) -> PromptContext | None:
+              billed: bool = False, stable_suffix: bool = False) -> PromptContext | None:
         """Context for a completion at `offset`, or None when the document must not be sent
-        (`billed`: see `ContextEngine.build`)."""
+        (`billed`, `stable_suffix`: see `ContextEngine.build`)."""
         reason = self.engine.blocked_reason(doc.uri)
         if reason is not None:
             if doc.uri not in self._blocked_logged:
@@ -108,7 +108,8 @@ class LiveContext:
         try:
             ctx = self.engine.build(uri=doc.uri, text=text, offset=local,
                                     language_id=doc.language_id, open_documents=open_docs,
-                                    budget_tokens=budget_tokens, billed=billed)
+                                    budget_tokens=budget_tokens, billed=billed,
+                                    stable_suffix=stable_suffix)
         except ContextBlocked as exc:
             if doc.uri not in self._blocked_logged:
                 self._blocked_logged.add(doc.uri)

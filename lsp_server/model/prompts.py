@@ -9,9 +9,11 @@ Three ways to ask, chosen by the provider preset and the `promptMode` setting:
 
 The rendered request is plain JSON, the exact body sent, so `devstral-lsp prompt` can print it.
 Material is laid out from most stable to most volatile (system prompt, other files' snippets,
-recent edits, then the current file) so consecutive requests share a long identical prefix for
-providers' prompt caching. The snippets keep the context engine's order: it puts those of the
-previous request of the document first, as they were, and newcomers after them.
+the current file, then the recent edits and the task) so consecutive requests share a long
+identical prefix for providers' prompt caching. The snippets keep the context engine's order: it
+puts those of the previous request of the document first, as they were, and newcomers after them.
+The current file is shown in order by default; the `suffixFirst` layout (`PromptLayout`) shows
+the code after the cursor before the code up to it, so that part is cached too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,19 @@ from ..context.types import PromptContext, Snippet
 from .providers import PrefixStyle, PromptMode
 
 Endpoint = Literal["chat", "completions", "fim"]
+
+PromptLayout = Literal["file", "suffixFirst"]
+"""How the chat prompt shows the current file.
+
+- `file`: the file in order, the hole at the cursor. What a reader expects; but everything after
+  the cursor line (the code below it, the edits, the task) changes position with every typed
+  line, so providers' prefix caches never hit it: on a paid endpoint it is most of the input
+  billed at full price, and a local runtime re-reads it on every call.
+- `suffixFirst`: the code after the cursor in its own block first, then the file up to the
+  cursor ending at the hole — the order Mistral's own fill-in-the-middle format uses
+  (`[SUFFIX]…[PREFIX]…`). While the user types, only the end of the second block, the edits
+  and the task are new to the cache (`bench/RESULTS.md`, issue 16: billed tokens per layout).
+"""
 
 HOLE_MARKER = "{{FILL_HERE}}"
 """How the prompt shows the cursor; models sometimes echo it (cleanup removes it)."""
@@ -62,6 +77,7 @@ class CompletionOptions:
     temperature: float = 0.1
     prefix_style: PrefixStyle | None = None
     fim_style: str | None = None
+    layout: PromptLayout = "file"
 
 
 @dataclass
@@ -117,7 +133,8 @@ def render_recent_edits(ctx: PromptContext) -> str:
     return f"The user's recent edits:\n```diff\n{diffs}\n```"
 
 
-def render_user_message(ctx: PromptContext, *, multiline: bool, prefix_mode: bool) -> str:
+def render_user_message(ctx: PromptContext, *, multiline: bool, prefix_mode: bool,
+                        layout: PromptLayout = "file") -> str:
     """The user turn: context from elsewhere, the current file with the hole, then the recent
     edits and the task.
 
@@ -125,23 +142,33 @@ def render_user_message(ctx: PromptContext, *, multiline: bool, prefix_mode: boo
     changes at the cursor, and the recent edits change after every pause in typing (a
     committed edit grows the block). Placed before the file, each such change made the whole
     file after it a cache miss, billed in full; placed after it, a changed block costs only
-    itself (`bench/RESULTS.md`, issue 16, billed tokens).
+    itself (`bench/RESULTS.md`, issue 16, billed tokens). `layout`: see `PromptLayout`.
     """
     head = render_context_block(ctx)
     lang = fence_language(ctx.language_id)
-    file_text = ctx.prefix + HOLE_MARKER + ctx.suffix
     elided_top = "…\n" if ctx.prefix_truncated else ""
     elided_bottom = "\n…" if ctx.suffix_truncated else ""
     task = _MULTI_LINE if multiline else _SINGLE_LINE
     if prefix_mode:
         task += " Continue the code exactly from the cursor."
     edits = render_recent_edits(ctx)
-    body = (
-        f"File: {ctx.path} ({ctx.language_id or 'text'})\n```{lang}\n"
-        f"{elided_top}{file_text}{elided_bottom}\n```\n"
-        + (f"{edits}\n" if edits else "")
-        + f"Insert code at {HOLE_MARKER}. {task}"
-    )
+    title = f"File: {ctx.path} ({ctx.language_id or 'text'})"
+    if layout == "suffixFirst":
+        below = (
+            f"{title}, the code right after the cursor:\n```{lang}\n"
+            f"{ctx.suffix}{elided_bottom}\n```\n"
+            if ctx.suffix.strip() else ""
+        )
+        shown = (
+            f"{below}{title}{', up to the cursor' if below else ''}:\n```{lang}\n"
+            f"{elided_top}{ctx.prefix}{HOLE_MARKER}\n```\n"
+        )
+    else:
+        shown = (
+            f"{title}\n```{lang}\n"
+            f"{elided_top}{ctx.prefix}{HOLE_MARKER}{ctx.suffix}{elided_bottom}\n```\n"
+        )
+    body = shown + (f"{edits}\n" if edits else "") + f"Insert code at {HOLE_MARKER}. {task}"
     return f"{head}\n\n{body}" if head else body
 
 
@@ -190,7 +217,8 @@ def build_completion_request(ctx: PromptContext, opts: CompletionOptions) -> Mod
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user",
-         "content": render_user_message(ctx, multiline=opts.multiline, prefix_mode=prefix_mode)},
+         "content": render_user_message(ctx, multiline=opts.multiline, prefix_mode=prefix_mode,
+                                        layout=opts.layout)},
     ]
     body = {
         "model": opts.model,

@@ -304,3 +304,45 @@ async def test_usage_cli_reads_what_the_server_stored(tmp_path: Path) -> None:
     usage_file = state / "devstral-lsp" / "usage.json"
     assert oct(usage_file.stat().st_mode & 0o777) == "0o600"
     assert oct(usage_file.parent.stat().st_mode & 0o777) == "0o700"
+
+
+async def _fresh_tokens_while_typing(state: Path, layout: str) -> tuple[int, int, list[str]]:
+    """Type `x = 1` on a new line above 40 functions, asking at each key, against a fake
+    caching like Mistral; the uncached and cached input tokens the server's meter counted after
+    the first (cold) request, and the prompts sent."""
+    from tests.helpers.lsp import change_doc
+
+    text = "def add(a, b):\n    return a\n\n" + BODY
+    with FakeBackend(models=[MODEL], usage_profile="mistral") as fb:
+        fb.default = Reply.text("0  # z")  # never what is typed next: one call per key
+        async with lsp_session(_env(fb, state), root=state.parent,
+                               init_options={"promptLayout": layout}) as (lsp, _):
+            uri = (state.parent / "calc.py").as_uri()
+            open_doc(lsp, uri, text)
+            change_doc(lsp, uri, 2, (1, 12), (1, 12), "\n    ")
+            for n, ch in enumerate("x = 1"):
+                change_doc(lsp, uri, 3 + n, (2, 4 + n), (2, 4 + n), ch)
+                await inline(lsp, uri, 2, 5 + n)
+            completion = (await _usage(lsp))["session"]["byFeature"]["completion"]
+        prompts = [m["content"] for r in fb.completion_requests
+                   for m in r.body["messages"] if m["role"] == "user"]
+        cold = fb.completion_requests[0]
+    assert completion["requests"] == 5 and cold.cached_tokens == 0
+    fresh = completion["tokensIn"] - completion["tokensCached"] - (cold.prompt_tokens or 0)
+    return fresh, completion["tokensCached"], prompts
+
+
+async def test_suffix_first_layout_bills_the_code_below_the_cursor_once(tmp_path: Path) -> None:
+    """promptLayout: the same keys, the same context; the provider's cache (as the fake
+    reports it, and the server's meter counts it) keeps the code below the cursor only when
+    it comes before the typed line."""
+    file_fresh, file_cached, file_prompts = await _fresh_tokens_while_typing(
+        tmp_path / "a" / "state", "file")
+    first_fresh, first_cached, first_prompts = await _fresh_tokens_while_typing(
+        tmp_path / "b" / "state", "suffixFirst")
+    assert "right after the cursor" in first_prompts[-1]
+    assert "right after the cursor" not in file_prompts[-1]
+    # both show the whole document
+    assert all("helper_39" in p for p in file_prompts + first_prompts)
+    assert first_cached > file_cached
+    assert first_fresh * 3 < file_fresh, (first_fresh, file_fresh)

@@ -47,6 +47,24 @@ def test_cut_suffix_exact_and_line_aligned() -> None:
             assert out.endswith("\n")
 
 
+def test_snapped_suffix_keeps_its_bottom_while_the_room_moves() -> None:
+    """`snap_lines`: a multiple of 16 lines is kept, so the room moving by a few tokens from
+    one request to the next (the prefix grew) leaves the suffix byte-identical."""
+    text = SOURCE[:20000]
+    outs = set()
+    for limit in range(600, 640):
+        out, n, truncated = cut_suffix(text, limit, count, snap_lines=16)
+        assert n == count_tokens(out) <= limit and truncated and text.startswith(out)
+        assert out.count("\n") % 16 == 0
+        outs.add(out)
+    plain = {cut_suffix(text, limit, count)[0] for limit in range(600, 640)}
+    assert len(outs) < len(plain)  # without the snap the bottom moves with the room
+    # nothing to snap when it all fits, or when fewer than 16 lines fit
+    assert cut_suffix("a\nb\n", 100, count, snap_lines=16)[0] == "a\nb\n"
+    few = cut_suffix(text, 30, count, snap_lines=16)[0]
+    assert few == cut_suffix(text, 30, count)[0] and few
+
+
 def test_very_long_single_line_is_cut_by_tokens() -> None:
     line = "x = [" + ", ".join(str(i) for i in range(3000)) + "]"
     out, n, _ = cut_prefix(line, 100, count)

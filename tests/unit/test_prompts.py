@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 
@@ -82,3 +83,70 @@ def test_consecutive_requests_share_everything_before_the_new_material() -> None
     c = json.dumps(build_completion_request(third, opts).body)
     common = round(shared_prefix_ratio(b, c) * max(len(b), len(c)))
     assert common >= b.index(HOLE_MARKER, b.index("File: pkg/app.py"))
+
+
+# -- promptLayout: file (in order) or suffixFirst (the code after the cursor first) ----------
+BELOW = "".join(f"\ndef helper_{n}(x):\n    return x * {n}\n" for n in range(60))
+
+
+def _typing_bodies(layout: str) -> list[str]:
+    """The request bodies while a new line `r0 = 1` is typed above 60 functions, the recent
+    edits block showing that line as it grows."""
+    opts = CompletionOptions(model="m", mode="prefix", multiline=False,
+                             prefix_style="mistral", layout=layout)  # type: ignore[arg-type]
+    bodies = []
+    line = ""
+    for ch in "r0 = 1":
+        line += ch
+        edit = f"--- a/pkg/app.py\n+++ b/pkg/app.py\n@@ -3 +3 @@\n+    {line}\n"
+        c = ctx([DEF, SIM], prefix="def f():\n    y = 2\n    " + line, suffix=BELOW,
+                recent_edits=[EDIT, edit])
+        bodies.append(json.dumps(build_completion_request(c, opts).body))
+    return bodies
+
+
+def _new_chars(a: str, b: str) -> int:
+    """Characters of `b` after the longest prefix it shares with `a` (what a provider's
+    prefix cache would not have seen)."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return len(b) - n
+
+
+def test_suffix_first_keeps_the_code_below_the_cursor_in_the_cached_prefix() -> None:
+    for layout, expect_below_cached in (("file", False), ("suffixFirst", True)):
+        bodies = _typing_bodies(layout)
+        new = [_new_chars(a, b) for a, b in itertools.pairwise(bodies)]
+        below = len(json.dumps(BELOW)) - 2
+        if expect_below_cached:
+            # only the typed line's end, the edits block and the task are new each time
+            assert max(new) < below / 4, (layout, new)
+        else:
+            assert min(new) > below, (layout, new)
+
+
+def test_suffix_first_shows_both_parts_once_and_ends_the_file_at_the_hole() -> None:
+    c = ctx([DEF], prefix="def f():\n    y = ", suffix="\n    return y\n", suffix_truncated=True,
+            recent_edits=[EDIT])
+    msg = render_user_message(c, multiline=False, prefix_mode=True, layout="suffixFirst")
+    assert msg.count("    return y") == 1 and msg.count("def f():") == 1
+    after = msg.index("the code right after the cursor")
+    assert msg.index("pkg/billing.py") < after < msg.index("def f():")
+    # the second block is the file up to the cursor, closed right after the hole
+    assert f"    y = {HOLE_MARKER}\n```\n" in msg
+    assert msg.index(HOLE_MARKER) < msg.index("recent edits") < msg.index("Insert code at")
+    assert "\n…\n```" in msg  # the cut below the window is still marked
+    # the default layout is the file in order, unchanged
+    plain = render_user_message(c, multiline=False, prefix_mode=True)
+    assert f"    y = {HOLE_MARKER}\n    return y\n\n…" in plain
+    assert "right after the cursor" not in plain
+
+
+def test_suffix_first_without_code_below_shows_one_block() -> None:
+    c = ctx([], prefix="x = 1\ny = ", suffix="\n")
+    msg = render_user_message(c, multiline=False, prefix_mode=False, layout="suffixFirst")
+    assert "after the cursor" not in msg and msg.count("```") == 2
+    assert msg.startswith("File: pkg/app.py (python):\n```python\nx = 1\ny = " + HOLE_MARKER)
