@@ -79,8 +79,10 @@ SPECULATE = ["auto"]  # devstral-lsp's DEVSTRAL_SPECULATE (--speculate)
 PROVIDER = ["openai"]  # devstral-lsp's preset (--provider)
 CONTEXT_TOKENS: list[int | None] = [None]  # devstral-lsp's contextTokens setting (--context-tokens)
 PROMPT_LAYOUT = ["file"]  # devstral-lsp's promptLayout setting (--prompt-layout)
-PAID_MODEL = "mistral-small-latest"
-_MISTRAL = price_for("mistral", PAID_MODEL)[0]
+PAID_MODEL = ["mistral-small-latest"]
+"""The Mistral preset's model for completions (--paid-model): Mistral Small by chat (the
+figures recorded before), or Codestral, the preset's own completion model, by FIM."""
+_MISTRAL = price_for("mistral", PAID_MODEL[0])[0]
 CACHED_RATIO = _MISTRAL.cached_input / _MISTRAL.input
 """What a cached input token costs relative to an uncached one (0.1 on Mistral)."""
 COUNTERS = ("model_calls", "model_calls_cancelled", "speculative_starts", "inflight_joins",
@@ -256,7 +258,7 @@ async def one_run(server: Server, profile: Profile, backend: FakeBackend, tabby:
     backend.prompt_cache = PromptCache()
     t_start = len(tabby.requests)
     if server.kind == "devstral":
-        paid = {"DEVSTRAL_PROVIDER": "mistral", "DEVSTRAL_MODEL": PAID_MODEL} \
+        paid = {"DEVSTRAL_PROVIDER": "mistral", "DEVSTRAL_MODEL": PAID_MODEL[0]} \
             if PROVIDER[0] == "mistral" else {}
         env = server_env(backend.base_url, DEVSTRAL_SPECULATE=SPECULATE[0], **paid)
         argv = None
@@ -353,7 +355,7 @@ async def run_profile(profile: Profile, reps: int, tabby_js: Path | None,
 
     out: dict[str, list[Run]] = {}
     with tempfile.TemporaryDirectory(prefix="devstral-vs-tabby-") as tmp, \
-            FakeBackend(models=["devstral-small-latest", PAID_MODEL],
+            FakeBackend(models=["devstral-small-latest", *PAID_MODEL],
                         usage_profile="mistral") as backend, \
             FakeTabby(lambda line, _prefix: model_answer(line), tabby_delay) as tabby:
         backend.default = devstral_reply
@@ -477,7 +479,11 @@ def main(argv: list[str] | None = None) -> int:
                          "4096): what a smaller prompt saves against what it costs in context")
     ap.add_argument("--prompt-layout", choices=("file", "suffixFirst"), default="file",
                     help="devstral-lsp's promptLayout setting (model/prompts.PromptLayout)")
+    ap.add_argument("--paid-model", choices=("mistral-small-latest", "codestral-latest"),
+                    default="mistral-small-latest",
+                    help="with --provider mistral: the completion model (chat or FIM)")
     args = ap.parse_args(argv)
+    PAID_MODEL[0] = args.paid_model
     CONTEXT_TOKENS[0] = args.context_tokens
     PROMPT_LAYOUT[0] = args.prompt_layout
     SPECULATE[0] = args.speculate
@@ -492,7 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         load = f.read().split()[:3]
     print(f"load average at start: {' '.join(load)} (2 cores shared with other sessions); "
           f"devstral-lsp provider {args.provider}, speculate {args.speculate}, "
-          f"contextTokens {args.context_tokens or 'default'}, promptLayout {args.prompt_layout}")
+          f"contextTokens {args.context_tokens or 'default'}, promptLayout {args.prompt_layout}"
+          + (f", model {args.paid_model}" if args.provider == "mistral" else ""))
     summaries: dict[str, dict[str, Any]] = {}
     for name in args.profiles.split(","):
         runs = asyncio.run(run_profile(PROFILES[name], args.reps, tabby_js,

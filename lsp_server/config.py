@@ -27,8 +27,7 @@ import attrs
 from .endpoints import resolve_completion_endpoint, resolve_endpoint, resolve_provider
 from .fs_limits import UnreadableFile, read_regular
 from .model.endpoint import Endpoint, no_endpoint_message
-from .model.prompts import PromptLayout
-from .model.providers import AUTO, KEY_ENV_VARS, PRESETS, preset
+from .model.providers import AUTO, KEY_ENV_VARS, PRESETS, PromptLayout, preset
 
 __all__ = [
     "PROJECT_FILE", "Endpoint", "Settings", "apply_layer", "build_settings", "merge_settings",

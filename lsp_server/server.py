@@ -484,11 +484,13 @@ class DevstralServer(LanguageServer):
         if doc is None:
             return None
         from .completion.speculation import is_free_endpoint  # loaded with the pipeline
+        from .model.prompts import suffix_read_first
 
         ep = self.completion_endpoint
         billed = not is_free_endpoint(ep.base_url, ep.provider, ep.model or "")
+        stable = suffix_read_first(ep.prompt_mode, ep.fim_style, self.settings.prompt_layout)
         ctx = self.context.build(doc, offset, self.settings.context_tokens, billed=billed,
-                                 stable_suffix=self.settings.prompt_layout == "suffixFirst")
+                                 stable_suffix=stable)
         if ctx is not None and "\r" in ctx.prefix + ctx.suffix:
             # The model sees "\n" only; answers get the file's line ending back on the way out.
             ctx.prefix = normalize_newlines(ctx.prefix)

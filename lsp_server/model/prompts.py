@@ -22,22 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..context.types import PromptContext, Snippet
-from .providers import PrefixStyle, PromptMode
+from .providers import PrefixStyle, PromptLayout, PromptMode
 
 Endpoint = Literal["chat", "completions", "fim"]
 
-PromptLayout = Literal["file", "suffixFirst"]
-"""How the chat prompt shows the current file.
-
-- `file`: the file in order, the hole at the cursor. What a reader expects; but everything after
-  the cursor line (the code below it, the edits, the task) changes position with every typed
-  line, so providers' prefix caches never hit it: on a paid endpoint it is most of the input
-  billed at full price, and a local runtime re-reads it on every call.
-- `suffixFirst`: the code after the cursor in its own block first, then the file up to the
-  cursor ending at the hole — the order Mistral's own fill-in-the-middle format uses
-  (`[SUFFIX]…[PREFIX]…`). While the user types, only the end of the second block, the edits
-  and the task are new to the cache (`bench/RESULTS.md`, issue 16: billed tokens per layout).
-"""
 
 HOLE_MARKER = "{{FILL_HERE}}"
 """How the prompt shows the cursor; models sometimes echo it (cleanup removes it)."""
@@ -95,6 +83,17 @@ class ModelRequest:
     def path(self) -> str:
         return {"chat": "/chat/completions", "completions": "/completions",
                 "fim": "/fim/completions"}[self.endpoint]
+
+
+def suffix_read_first(mode: PromptMode, fim_style: str | None, layout: PromptLayout) -> bool:
+    """Whether the model reads the code after the cursor before the code up to it: Mistral's
+    FIM endpoint always does (`[SUFFIX]…[PREFIX]…`), a chat prompt with `suffixFirst`. The
+    context engine then keeps the suffix's bottom in place while the user types
+    (`ContextEngine.build(stable_suffix=)`), or every call would miss the provider's cache
+    from the suffix on."""
+    if mode == "fim":
+        return fim_style == "mistral"
+    return layout == "suffixFirst"
 
 
 def fence_language(language_id: str) -> str:

@@ -20,6 +20,19 @@ from typing import Literal
 PromptMode = Literal["chat", "prefix", "fim"]
 PrefixStyle = Literal["mistral", "vllm", "prefill"]
 FimStyle = Literal["mistral", "completions"]
+PromptLayout = Literal["file", "suffixFirst"]
+"""How the chat prompt shows the current file.
+
+- `file`: the file in order, the hole at the cursor. What a reader expects; but everything after
+  the cursor line (the code below it, the edits, the task) changes position with every typed
+  line, so providers' prefix caches never hit it: on a paid endpoint it is most of the input
+  billed at full price, and a local runtime re-reads it on every call.
+- `suffixFirst`: the code after the cursor in its own block first, then the file up to the
+  cursor ending at the hole — the order Mistral's own fill-in-the-middle format uses
+  (`[SUFFIX]…[PREFIX]…`). While the user types, only the end of the second block, the edits
+  and the task are new to the cache (rendered in `model/prompts.py`; figures in
+  `bench/RESULTS.md`, issue 16, billed tokens per layout).
+"""
 
 AUTO = "auto"
 """`provider: auto` (the default): chosen from the keys and URLs the user set, else a local

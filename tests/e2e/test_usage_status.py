@@ -306,28 +306,35 @@ async def test_usage_cli_reads_what_the_server_stored(tmp_path: Path) -> None:
     assert oct(usage_file.parent.stat().st_mode & 0o777) == "0o700"
 
 
-async def _fresh_tokens_while_typing(state: Path, layout: str) -> tuple[int, int, list[str]]:
-    """Type `x = 1` on a new line above 40 functions, asking at each key, against a fake
+async def _fresh_tokens_while_typing(state: Path, layout: str, model: str = MODEL,
+                                     keys: str = "x = 1", context_tokens: int = 4096,
+                                     ) -> tuple[int, int, list[str]]:
+    """Type `keys` on a new line above 40 functions, asking at each key, against a fake
     caching like Mistral; the uncached and cached input tokens the server's meter counted after
-    the first (cold) request, and the prompts sent."""
+    the first (cold) request, and the user prompts (chat) or suffixes (FIM) sent."""
     from tests.helpers.lsp import change_doc
 
     text = "def add(a, b):\n    return a\n\n" + BODY
-    with FakeBackend(models=[MODEL], usage_profile="mistral") as fb:
+    with FakeBackend(models=[model], usage_profile="mistral") as fb:
         fb.default = Reply.text("0  # z")  # never what is typed next: one call per key
-        async with lsp_session(_env(fb, state), root=state.parent,
-                               init_options={"promptLayout": layout}) as (lsp, _):
+        env = {**_env(fb, state), "DEVSTRAL_MODEL": model}
+        async with lsp_session(env, root=state.parent,
+                               init_options={"promptLayout": layout,
+                                             "contextTokens": context_tokens}) as (lsp, _):
             uri = (state.parent / "calc.py").as_uri()
             open_doc(lsp, uri, text)
             change_doc(lsp, uri, 2, (1, 12), (1, 12), "\n    ")
-            for n, ch in enumerate("x = 1"):
-                change_doc(lsp, uri, 3 + n, (2, 4 + n), (2, 4 + n), ch)
-                await inline(lsp, uri, 2, 5 + n)
+            line, col = 2, 4
+            for n, ch in enumerate(keys):
+                change_doc(lsp, uri, 3 + n, (line, col), (line, col), ch)
+                line, col = (line + 1, 0) if ch == "\n" else (line, col + 1)
+                await inline(lsp, uri, line, col)
             completion = (await _usage(lsp))["session"]["byFeature"]["completion"]
         prompts = [m["content"] for r in fb.completion_requests
-                   for m in r.body["messages"] if m["role"] == "user"]
+                   for m in r.body.get("messages", []) if m["role"] == "user"]
+        prompts += [r.body["suffix"] for r in fb.completion_requests if "suffix" in r.body]
         cold = fb.completion_requests[0]
-    assert completion["requests"] == 5 and cold.cached_tokens == 0
+    assert completion["requests"] == len(keys) and cold.cached_tokens == 0
     fresh = completion["tokensIn"] - completion["tokensCached"] - (cold.prompt_tokens or 0)
     return fresh, completion["tokensCached"], prompts
 
@@ -346,3 +353,15 @@ async def test_suffix_first_layout_bills_the_code_below_the_cursor_once(tmp_path
     assert all("helper_39" in p for p in file_prompts + first_prompts)
     assert first_cached > file_cached
     assert first_fresh * 3 < file_fresh, (first_fresh, file_fresh)
+
+
+async def test_codestral_fim_on_mistral_keeps_the_suffix_cached_while_typing(
+        tmp_path: Path) -> None:
+    """The Mistral preset's completion model, Codestral, by FIM: Mistral reads the suffix
+    first (`[SUFFIX]…[PREFIX]…`), so the server keeps the suffix's bottom in place and each
+    key costs the cache at most the 64-token block the typed text falls in."""
+    fresh, cached, suffixes = await _fresh_tokens_while_typing(
+        tmp_path / "state", "file", model="codestral-latest")
+    assert len(suffixes) == 5 and len(set(suffixes)) == 1  # the same suffix on every call
+    assert "helper_" in suffixes[0]
+    assert cached > 0 and fresh <= 4 * 64, (fresh, cached)

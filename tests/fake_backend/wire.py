@@ -149,7 +149,12 @@ def _prompt_text(style: Style, body: dict[str, Any]) -> str:
     prompt = body.get("prompt")
     text = prompt if isinstance(prompt, str) else json.dumps(prompt) if prompt is not None else ""
     suffix = body.get("suffix")
-    return text + (suffix if isinstance(suffix, str) else "")
+    after = suffix if isinstance(suffix, str) else ""
+    if style == "fim":
+        # Mistral's FIM endpoint reads `[SUFFIX]suffix[PREFIX]prompt` (mistral-common's
+        # `encode_fim`): the suffix comes first, so its prompt cache can keep it.
+        return f"[SUFFIX]{after}[PREFIX]{text}"
+    return text + after
 
 
 def plan_generation(reply: Reply, body: Any, style: Style, echo_prefix: bool) -> Generation:

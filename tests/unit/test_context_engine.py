@@ -522,3 +522,31 @@ def test_billed_endpoint_keeps_the_suffix_to_its_share() -> None:
     assert billed.prefix == free.prefix and billed.snippets == free.snippets
     assert free.suffix.startswith(billed.suffix)
     assert billed.token_counts["total"] < free.token_counts["total"]
+
+
+def test_stable_suffix_keeps_the_code_below_the_cursor_byte_identical_while_typing() -> None:
+    """`stable_suffix` (a prompt that shows the suffix first): typing new lines in a file larger
+    than the budget moves the room the suffix gets; snapped to whole blocks of lines, the suffix
+    stays byte-identical, so a provider's prefix cache keeps it. Without it, it moves."""
+    source = "import math\n\n\n" + "".join(
+        f"def compute_{i}(alpha, beta):\n    total = alpha * {i} + beta\n"
+        f"    scaled = math.sqrt(abs(total)) + 1\n    return scaled\n\n\n" for i in range(100))
+    at = source.index("    return scaled\n", len(source) // 2) + len("    return scaled")
+    uri = "file:///tmp/ws/trace.py"
+
+    def suffixes(stable: bool) -> set[str]:
+        engine = ContextEngine(enable_index=False)
+        seen: set[str] = set()
+        typed = ""
+        for chunk in ["\n    r0 = ", "compute", "\n    r1 = ", "comp", "\n    r3 = "]:
+            for ch in chunk:
+                typed += ch
+                text = source[:at] + typed + source[at:]
+                ctx = engine.build(uri=uri, text=text, offset=at + len(typed),
+                                   language_id="python", billed=True, stable_suffix=stable)
+                assert ctx.suffix_truncated and ctx.suffix.startswith("\n\n\ndef compute_")
+                seen.add(ctx.suffix)
+        return seen
+
+    assert len(suffixes(stable=True)) == 1
+    assert len(suffixes(stable=False)) > 1

@@ -150,3 +150,13 @@ def test_suffix_first_without_code_below_shows_one_block() -> None:
     msg = render_user_message(c, multiline=False, prefix_mode=False, layout="suffixFirst")
     assert "after the cursor" not in msg and msg.count("```") == 2
     assert msg.startswith("File: pkg/app.py (python):\n```python\nx = 1\ny = " + HOLE_MARKER)
+
+
+def test_which_requests_read_the_suffix_first() -> None:
+    from lsp_server.model.prompts import suffix_read_first
+
+    assert suffix_read_first("fim", "mistral", "file")  # [SUFFIX]…[PREFIX]… on Mistral
+    assert not suffix_read_first("fim", "completions", "suffixFirst")  # the model's template
+    assert suffix_read_first("prefix", None, "suffixFirst")
+    assert suffix_read_first("chat", None, "suffixFirst")
+    assert not suffix_read_first("chat", None, "file")
