@@ -197,7 +197,8 @@ def cut_suffix(
     With `snap_lines` > 1 a cut keeps a multiple of `snap_lines` lines (counted from the cursor,
     so a line typed above leaves the kept text as it was): the bottom of the suffix then stays
     put while the room it gets moves by a few tokens from one request to the next, which is
-    what a prompt cache needs when the suffix comes before the cursor (`suffixFirst` layout).
+    what a prompt cache needs when the model reads the suffix first (Mistral's FIM endpoint,
+    the `suffixFirst` layout).
     """
     if not text or max_tokens <= 0:
         return "", 0, bool(text)

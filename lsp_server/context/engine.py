@@ -252,7 +252,8 @@ class ContextEngine:
         prefix and the snippets left (which, in a file without other context, doubled the
         uncached part for code far below the cursor).
 
-        `stable_suffix`: the prompt shows the suffix before the cursor (`suffixFirst`), so its
+        `stable_suffix`: the model reads the suffix before the code up to the cursor (Mistral's
+        FIM endpoint, the `suffixFirst` layout: `model/prompts.suffix_read_first`), so its
         bottom snaps to whole blocks of lines and stays put while the user types (cacheable).
 
         Raises `ContextBlocked` for secret or `.devstralignore`d documents: nothing of them may

@@ -26,7 +26,6 @@ from .providers import PrefixStyle, PromptLayout, PromptMode
 
 Endpoint = Literal["chat", "completions", "fim"]
 
-
 HOLE_MARKER = "{{FILL_HERE}}"
 """How the prompt shows the cursor; models sometimes echo it (cleanup removes it)."""
 
