@@ -211,6 +211,35 @@ def count_tokens(text: str) -> int:
     return get_encoding().count(text)
 
 
+def piece_boundary_chunks(text: str) -> list[str]:
+    """`text` cut where Tekken's pre-tokeniser always cuts, so the token count of `text` is the
+    sum of its chunks' counts (exactly, not an estimate).
+
+    The cuts are after a line break when the next line, past its spaces and tabs, holds a
+    character that is not whitespace, and does not start with `/`. No alternative of `PATTERN`
+    can match across such a point: the letter and digit pieces never contain a line break,
+    the punctuation piece only continues past one with more breaks or slashes
+    (`[\\r\\n/]*`), and a whitespace piece that holds a break ends with one
+    (`\\s*[\\r\\n]+`, tried before `\\s+(?!\\S)`) and finds no other break before the
+    next line's first non-blank character. Lines are what the prompts
+    share from one keystroke to the next, so chunks are what a memo can keep
+    (`TokenCounter`); `tests/unit/test_context_tokens.py` checks the sum on code, random
+    text and edge cases against a count of the whole.
+    """
+    lines = text.split("\n")
+    chunks: list[str] = []
+    start = pos = 0
+    for line, nxt in pairwise(lines):
+        pos += len(line) + 1  # just after this line's break
+        rest = nxt.lstrip(" \t")
+        if rest and not rest[0].isspace() and not nxt.startswith("/"):
+            chunks.append(text[start:pos])
+            start = pos
+    if start < len(text):
+        chunks.append(text[start:])
+    return chunks
+
+
 class _Memo:
     """A dict bounded by entries *and* characters of its keys, oldest forgotten first."""
 
@@ -298,7 +327,14 @@ class TokenCounter:
             memo = self._long
         if hit is not None:
             return hit
-        value = count_tokens(text)
+        if memo is self._long:
+            # A whole prefix or suffix: new on every keystroke, but made of the lines the
+            # previous one had; counted chunk by chunk through the line memo (exact).
+            chunks = piece_boundary_chunks(text)
+            value = (sum(self(c) if len(c) <= self._long_text else count_tokens(c)
+                         for c in chunks) if len(chunks) > 1 else count_tokens(text))
+        else:
+            value = count_tokens(text)
         with self._lock:  # writers only; readers never see a half-evicted dict (GIL)
             memo.store(text, value)
         return value

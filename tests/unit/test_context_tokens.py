@@ -158,3 +158,39 @@ def test_vocabulary_is_held_compactly() -> None:
     assert tokens.encode(text) == ids and tokens.decode(ids) == text
     assert enc.decode_single_token_bytes(ids[0] - tokens.NUM_SPECIAL_TOKENS)
     assert enc.rank(b"\xff\xfe not a token \x00") is None
+
+
+def _chunk_cases() -> list[str]:
+    import random
+    import sysconfig
+    from pathlib import Path
+
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    cases = [(stdlib / name).read_text(encoding="utf-8")
+             for name in ("textwrap.py", "argparse.py", "json/decoder.py", "heapq.py")]
+    cases += [
+        "a\n/b\n//c\n  /d\n\t\re\n\r\nf\r\n\x0c\ng\n \n\n\nh", "x = 1\n\n\n\ny", "\n\n\nabc\n",
+        "):\n/x", "):\n  /x", "é\u0301\n\u0301a\n1\n\u00a0\nb", "a \r\n  \r\n  b\n", "\n", "",
+        "  \n\t\n  x\n",
+    ]
+    rng = random.Random(7)
+    alphabet = ["a", "Z", "1", " ", "  ", "\t", "\n", "\r", "\r\n", "/", "//", "(", ")", ":",
+                "_", "é", "\u0301", "\u00a0", "\x0c", "#", "'", "中", "٣"]
+    for _ in range(400):
+        cases.append("".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 200))))
+    return cases
+
+
+def test_chunked_count_of_long_texts_is_exact() -> None:
+    """`piece_boundary_chunks` cuts only where the pre-tokeniser cuts: the chunks' counts add
+    up to the count of the whole, on real code, edge cases and random text."""
+    enc = tokens.get_encoding()
+    for text in _chunk_cases():
+        chunks = tokens.piece_boundary_chunks(text)
+        assert "".join(chunks) == text
+        assert sum(enc.count(c) for c in chunks) == enc.count(text), repr(text[:80])
+        # and the counter, which counts texts over 1,024 chars that way, agrees
+        counter = tokens.TokenCounter(long_text=16)
+        assert counter(text) == enc.count(text), repr(text[:80])
+    code = _chunk_cases()[0]
+    assert len(tokens.piece_boundary_chunks(code)) > code.count("\n") // 4  # cuts are common
