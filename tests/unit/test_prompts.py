@@ -17,6 +17,7 @@ from lsp_server.model.prompts import (
     render_snippet,
     render_user_message,
 )
+from lsp_server.text import common_prefix_len
 
 DEF = Snippet("pkg/billing.py", "def total(lines):\n    ...\n", "definition", 1000.0, 3)
 SIM = Snippet("pkg/other.py", "x = total(lines)\n", "similar", 0.4, 10)
@@ -108,12 +109,7 @@ def _typing_bodies(layout: str) -> list[str]:
 def _new_chars(a: str, b: str) -> int:
     """Characters of `b` after the longest prefix it shares with `a` (what a provider's
     prefix cache would not have seen)."""
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return len(b) - n
+    return len(b) - common_prefix_len(a, b)
 
 
 def test_suffix_first_keeps_the_code_below_the_cursor_in_the_cached_prefix() -> None:
